@@ -1,0 +1,36 @@
+# make demo : set up .venv (if missing or stale) and run the main job on the bundled images
+# make test : the same set-up, then every test (unit tests + notebooks under nbval, smoke mode)
+SHELL := /bin/bash
+PYTHON_SYS ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test experiments benchmark lab clean-venv
+
+# Stale = no working interpreter, or pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml
+	@if ! $(PY) -c 'import sys' 2>/dev/null; then rm -rf $(VENV) && $(PYTHON_SYS) -m venv $(VENV); fi
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nst)" >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m nst_helpers --content images/content.jpg --style images/style.jpg --preset fast
+
+test: $(STAMP)
+	NST_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests $(wildcard notebooks/*.ipynb) \
+	    --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+experiments: $(STAMP)
+	$(PY) -m nst_helpers.experiments
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/time_to_quality.py
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean-venv:
+	rm -rf $(VENV)

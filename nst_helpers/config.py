@@ -1,0 +1,156 @@
+"""One run's settings (a dataclass) and the named presets (the seed's experiment matrix).
+
+The learning rate keeps the seed's meaning: the seed ran Adam on the ImageNet-normalised
+image tensor, so `lr` is in units of ImageNet standard deviations; `transfer` optimises
+that same normalised tensor, and Adam's 0.003 moves pixels exactly as much as in the seed.
+"""
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+
+SEED_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+OPTIMIZERS = ("adam", "lbfgs")
+SCHEDULES = ("constant", "cosine", "step", "plateau")
+INITS = ("content", "noise", "style")
+BACKBONES = ("auto", "vgg19", "efficientnet_lite0")
+
+# The seed's experiment matrix, value for value.
+#  preset      content  style    conv1_1 conv2_1 conv3_1 conv4_1 conv5_1
+PRESET_TABLE = {
+    "baseline": (1.0, 1e6, 1.0, 0.8, 0.5, 0.3, 0.1),   # moderate style transfer
+    "exp1":     (1.0, 5e5, 1.5, 1.2, 0.5, 0.3, 0.1),   # increased early-layer weights
+    "exp2":     (0.5, 2e6, 0.54, 0.54, 0.54, 0.54, 0.54),  # balanced layer weights
+    "exp3":     (2.0, 5e5, 1.0, 0.8, 0.25, 0.1, 0.05),  # reduced later-layer weights
+}
+PRESET_DESCRIPTIONS = {
+    "baseline": "Baseline: moderate style transfer",
+    "exp1": "Exp 1, increased early-layer weights: more prominent style artifacts",
+    "exp2": "Exp 2, balanced layer weights: subtle content preservation",
+    "exp3": "Exp 3, reduced later-layer weights: more content details",
+    "fast": "Fast: the baseline's weights, optimised with multi-scale L-BFGS in a few seconds",
+}
+
+
+@dataclass
+class StyleConfig:
+    """Everything one style-transfer run needs; the defaults are the seed's baseline."""
+
+    name: str = "baseline"
+    content_weight: float = 1.0
+    style_weight: float = 1e6
+    style_layers: dict = field(default_factory=lambda: dict(zip(SEED_STYLE_LAYERS, PRESET_TABLE["baseline"][2:])))
+    content_layer: str = "conv4_2"
+    tv_weight: float = 0.0           # total-variation smoothing (the seed had none)
+    optimizer: str = "adam"          # "adam" (the seed's) or "lbfgs" (Gatys et al.'s)
+    lr: float = 0.003                # ImageNet-normalised units, see module docstring
+    lr_schedule: str = "constant"    # constant | cosine | step | plateau
+    steps: int = 5000                # optimiser steps in total (one L-BFGS iteration = one step)
+    snapshot_every: int = 500
+    size: int = 512                  # longest side of the result, in pixels
+    scales: int = 1                  # >1: coarse-to-fine pyramid, sizes x1/sqrt(2) apart
+    scale_steps: list | None = None  # steps per scale, coarse to fine (None: an equal split)
+    init: str = "content"            # the target starts as the content image (seed), noise or style
+    mixed_precision: bool = False    # bf16/fp16 autocast for the backbone only
+    early_stop_window: int = 0       # 0 = off; else stop when the loss has not improved ...
+    early_stop_tol: float = 1e-3     # ... by this relative amount over that many steps
+    backbone: str = "auto"           # auto | vgg19 | efficientnet_lite0
+    pooling: str = "max"             # VGG19 only: "max" or "avg"
+    seed: int = 0
+
+    def __post_init__(self):
+        self.style_layers = {str(k): float(v) for k, v in dict(self.style_layers).items()}
+        validate(self)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), indent=2, **kw)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StyleConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        extra = set(data) - known
+        if extra:
+            raise ValueError(f"unknown config field(s) {sorted(extra)}; known fields: {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "StyleConfig":
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes) -> "StyleConfig":
+        """A validated copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def _bad(field_name: str, why: str):
+    raise ValueError(f"config field '{field_name}': {why}")
+
+
+def validate(cfg: StyleConfig) -> None:
+    """Raise ValueError naming the field and the reason for the first invalid value."""
+    from .backbones import known_layer_names  # late: keeps config importable on its own
+    layers = known_layer_names()
+    for name in ("content_weight", "style_weight", "tv_weight", "lr", "early_stop_tol"):
+        v = getattr(cfg, name)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or math.isnan(v) or math.isinf(v):
+            _bad(name, f"must be a finite number, got {v!r}")
+        if v < 0:
+            _bad(name, f"must not be negative, got {v}")
+    if cfg.lr == 0:
+        _bad("lr", "must be positive")
+    if not cfg.style_layers:
+        _bad("style_layers", "needs at least one layer, e.g. {'conv1_1': 1.0}")
+    for layer, w in cfg.style_layers.items():
+        if layer not in layers:
+            _bad("style_layers", f"unknown layer {layer!r}; use VGG19 names like conv1_1..conv5_1")
+        if math.isnan(w) or math.isinf(w) or w < 0:
+            _bad("style_layers", f"weight of {layer} must be a finite number >= 0, got {w}")
+    if cfg.content_layer not in layers:
+        _bad("content_layer", f"unknown layer {cfg.content_layer!r}; e.g. conv4_2")
+    for name, lo in (("steps", 1), ("snapshot_every", 1), ("size", 32), ("scales", 1), ("early_stop_window", 0)):
+        v = getattr(cfg, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+            _bad(name, f"must be an integer >= {lo}, got {v!r}")
+    for name, allowed in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES), ("init", INITS),
+                          ("backbone", BACKBONES), ("pooling", ("max", "avg"))):
+        if getattr(cfg, name) not in allowed:
+            _bad(name, f"must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")
+    if cfg.scale_steps is not None:
+        if len(cfg.scale_steps) != cfg.scales or any(not isinstance(s, int) or s < 1 for s in cfg.scale_steps):
+            _bad("scale_steps", f"needs {cfg.scales} positive integers (one per scale), got {cfg.scale_steps!r}")
+        if sum(cfg.scale_steps) != cfg.steps:
+            _bad("scale_steps", f"must add up to steps={cfg.steps}, got {sum(cfg.scale_steps)}")
+
+
+def preset(name: str, **overrides) -> StyleConfig:
+    """A named preset (baseline, exp1, exp2, exp3, fast), with optional field overrides."""
+    if name == "fast":
+        base = dict(name="fast", optimizer="lbfgs", lr=1.0, steps=150, snapshot_every=25,
+                    size=256, scales=2, scale_steps=[60, 90], mixed_precision=False,
+                    early_stop_window=20, early_stop_tol=1e-3)
+        base.update(zip(("content_weight", "style_weight"), PRESET_TABLE["baseline"][:2]))
+        base["style_layers"] = dict(zip(SEED_STYLE_LAYERS, PRESET_TABLE["baseline"][2:]))
+    elif name in PRESET_TABLE:
+        cw, sw, *lw = PRESET_TABLE[name]
+        base = dict(name=name, content_weight=cw, style_weight=sw, style_layers=dict(zip(SEED_STYLE_LAYERS, lw)))
+    else:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    if "scale_steps" in base and "steps" in overrides and "scale_steps" not in overrides:
+        # keep the preset's coarse/fine proportions for a different step budget
+        base["scale_steps"] = _rescale(base["scale_steps"], overrides["steps"])
+        base["scales"] = len(base["scale_steps"])
+    base.update(overrides)
+    return StyleConfig(**base)
+
+
+def _rescale(budgets: list, steps: int) -> list:
+    """Split `steps` in the proportions of `budgets` (each >= 1; fewer scales if steps is tiny)."""
+    budgets = budgets[-steps:] if steps < len(budgets) else budgets
+    out = [max(1, round(steps * b / sum(budgets))) for b in budgets[:-1]]
+    return out + [steps - sum(out)] if steps - sum(out) >= 1 else [steps]
+
+
+PRESETS = (*PRESET_TABLE, "fast")

@@ -1,0 +1,132 @@
+"""VGG19 as a named-layer feature extractor (the Gatys et al. backbone).
+
+torchvision's `vgg19().features` is a flat nn.Sequential; Gatys-style code refers to
+its layers by block names (conv4_2, relu3_1, pool2, ...). This file owns that naming,
+the weight loading (hub cache, download, or a local file) and max/avg pooling.
+"""
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+# torchvision's VGG19 layout: channels per conv, "M" for a 2x2 max pool.
+VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+             512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+WEIGHTS_ENV = "NST_VGG19_WEIGHTS"  # path to a local vgg19 state dict (.pth)
+WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's IMAGENET1K_V1 file name
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _layer_names() -> list[str]:
+    """Names of torchvision's vgg19().features modules, in order: conv1_1, relu1_1, ..., pool5."""
+    names, block, conv = [], 1, 0
+    for v in VGG19_CFG:
+        if v == "M":
+            names.append(f"pool{block}")
+            block, conv = block + 1, 0
+        else:
+            conv += 1
+            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
+    return names
+
+
+LAYER_NAMES = _layer_names()
+
+
+class WeightsUnavailable(RuntimeError):
+    """The VGG19 ImageNet weights could not be found or downloaded; says how to get them."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(_how_to_get_weights(reason))
+
+
+def _how_to_get_weights(reason: str) -> str:
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+    return (f"VGG19 ImageNet weights are not available ({reason}). Either connect to the internet "
+            f"once (torchvision downloads them to {hub}), copy {WEIGHTS_FILE} there, or set "
+            f"{WEIGHTS_ENV}=/path/to/{WEIGHTS_FILE}. Without them, use the offline backbone: "
+            f"backbone='efficientnet_lite0' (or --backbone efficientnet_lite0), whose weights ship with pip.")
+
+
+def cached_weights_path() -> Path | None:
+    """Where usable weights are without any download: the env-var file, else the hub cache."""
+    env = os.environ.get(WEIGHTS_ENV)
+    if env:
+        if not Path(env).is_file():
+            raise WeightsUnavailable(f"{WEIGHTS_ENV}={env} is not a file")
+        return Path(env)
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+    return hub if hub.is_file() else None
+
+
+def load_vgg19_state_dict(download: bool = True) -> dict:
+    """Explicit file ($NST_VGG19_WEIGHTS) wins, then torch's hub cache, then a download.
+
+    Files are loaded with weights_only=True: a .pth from elsewhere can't run code.
+    """
+    path = cached_weights_path()
+    if path is not None:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    if not download:
+        raise WeightsUnavailable("not cached and downloads are off")
+    from torchvision.models import VGG19_Weights
+    try:  # torchvision downloads into the hub cache and verifies the file's hash
+        return VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True)
+    except Exception as err:  # URLError, socket timeouts, HTTP errors, bad hash
+        raise WeightsUnavailable(f"download failed: {err}") from None
+
+
+class VGG19Features(nn.Module):
+    """Frozen VGG19 conv stack; `forward(image, layers)` returns named activations.
+
+    image: (N, 3, H, W) in [0, 1]; ImageNet normalisation happens inside.
+    pooling: "max" (torchvision's) or "avg" (Gatys et al. found it gives smoother results).
+    """
+
+    name = "vgg19"
+    layer_names = LAYER_NAMES
+    layer_map = {n: n for n in LAYER_NAMES}  # the presets already speak VGG
+    style_scale = 1.0  # the reference: presets' weights were tuned for VGG19
+    min_size = 32      # five 2x pools need at least 32 px to leave a 1x1 map
+
+    def __init__(self, state_dict: dict | None = None, pooling: str = "max"):
+        super().__init__()
+        if pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+        layers, in_ch = [], 3
+        for v in VGG19_CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(in_ch, v, 3, padding=1), nn.ReLU(inplace=False)]
+                in_ch = v
+        self.features = nn.Sequential(*layers)
+        if state_dict is not None:
+            # torchvision keys are "features.N.weight" plus the classifier's, which we drop.
+            own = {k: v for k, v in state_dict.items() if k.startswith("features.")}
+            self.load_state_dict(own, strict=True)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.eval().requires_grad_(False)
+
+    def forward(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+        """Activations for `layers` (names from LAYER_NAMES); stops after the deepest one."""
+        wanted = set(layers)
+        unknown = wanted - set(LAYER_NAMES)
+        if unknown:
+            raise KeyError(f"unknown VGG19 layers {sorted(unknown)}; known: {LAYER_NAMES}")
+        last = max(LAYER_NAMES.index(n) for n in wanted)
+        x, out = (image - self.mean) / self.std, {}
+        for name, module in zip(LAYER_NAMES[: last + 1], self.features):
+            x = module(x)
+            if name in wanted:
+                out[name] = x
+        return out
+
+
+def load_vgg19(pooling: str = "max", download: bool = True) -> VGG19Features:
+    """Pretrained VGG19 features; raises WeightsUnavailable with instructions when offline."""
+    return VGG19Features(load_vgg19_state_dict(download), pooling=pooling)

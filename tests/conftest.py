@@ -1,0 +1,18 @@
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def effnet():
+    """The offline EfficientNet-Lite0 backbone, loaded once for the session."""
+    from nst_helpers.backbones import EfficientNetLite0Features
+    return EfficientNetLite0Features()
+
+
+@pytest.fixture(scope="session")
+def tiny_pair():
+    """A small real content/style pair from the bundled images: (1,3,64,64) tensors."""
+    from nst_helpers.images import load_image
+    return load_image("images/content.jpg", max_size=64), load_image("images/style.jpg", max_size=64)

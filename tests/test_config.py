@@ -1,0 +1,77 @@
+import json
+import math
+
+import pytest
+
+from nst_helpers.config import PRESET_TABLE, PRESETS, StyleConfig, preset
+
+LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+# The seed's experiment matrix, typed in again from the issue, value by value.
+EXPECTED = {
+    "baseline": (1, 1e6, [1.0, 0.8, 0.5, 0.3, 0.1]),
+    "exp1": (1, 5e5, [1.5, 1.2, 0.5, 0.3, 0.1]),
+    "exp2": (0.5, 2e6, [0.54, 0.54, 0.54, 0.54, 0.54]),
+    "exp3": (2, 5e5, [1.0, 0.8, 0.25, 0.1, 0.05]),
+}
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_preset_values_match_the_seed_table(name):
+    cw, sw, lw = EXPECTED[name]
+    cfg = preset(name)
+    assert cfg.name == name
+    assert cfg.content_weight == cw and cfg.style_weight == sw
+    assert list(cfg.style_layers) == LAYERS
+    assert [cfg.style_layers[k] for k in LAYERS] == lw
+    # seed presets keep the seed's optimiser settings exactly
+    assert (cfg.optimizer, cfg.lr, cfg.steps, cfg.snapshot_every) == ("adam", 0.003, 5000, 500)
+    assert (cfg.lr_schedule, cfg.scales, cfg.mixed_precision) == ("constant", 1, False)
+
+
+def test_defaults_are_the_seed_baseline():
+    d = StyleConfig()
+    assert d.to_dict() == preset("baseline").to_dict()
+    assert d.content_layer == "conv4_2" and d.init == "content"
+    assert set(PRESET_TABLE) == set(EXPECTED) and set(PRESETS) == set(EXPECTED) | {"fast"}
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_json_round_trip(name):
+    cfg = preset(name, steps=7, snapshot_every=3, seed=5) if name != "fast" else preset(name)
+    back = StyleConfig.from_json(cfg.to_json())
+    assert back == cfg
+    assert json.loads(cfg.to_json())["style_layers"] == cfg.style_layers
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    ({"content_weight": -1}, "content_weight", "negative"),
+    ({"style_weight": math.nan}, "style_weight", "finite"),
+    ({"lr": math.inf}, "lr", "finite"),
+    ({"style_layers": {"conv9_9": 1.0}}, "style_layers", "unknown layer"),
+    ({"style_layers": {"conv1_1": -0.5}}, "style_layers", "conv1_1"),
+    ({"style_layers": {"conv1_1": math.nan}}, "style_layers", "conv1_1"),
+    ({"content_layer": "fc7"}, "content_layer", "unknown layer"),
+    ({"steps": 0}, "steps", ">= 1"),
+    ({"steps": 2.5}, "steps", "integer"),
+    ({"optimizer": "sgd"}, "optimizer", "adam"),
+    ({"lr_schedule": "linear"}, "lr_schedule", "cosine"),
+    ({"backbone": "resnet"}, "backbone", "efficientnet_lite0"),
+    ({"size": 8}, "size", ">= 32"),
+    ({"scales": 2, "scale_steps": [1, 2, 3]}, "scale_steps", "one per scale"),
+])
+def test_invalid_values_name_the_field(changes, field, words):
+    with pytest.raises(ValueError) as err:
+        StyleConfig(**changes)
+    assert f"'{field}'" in str(err.value) and words in str(err.value)
+
+
+def test_unknown_preset_and_unknown_json_field():
+    with pytest.raises(ValueError, match="unknown preset 'exp9'.*baseline"):
+        preset("exp9")
+    with pytest.raises(ValueError, match="unknown config field.*colour"):
+        StyleConfig.from_dict({"colour": "red"})
+
+
+def test_backbone_own_layer_names_are_accepted():
+    cfg = StyleConfig(style_layers={"stem": 1.0, "block4": 0.5}, content_layer="block8")
+    assert cfg.style_layers == {"stem": 1.0, "block4": 0.5}

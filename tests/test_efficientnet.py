@@ -1,0 +1,208 @@
+"""Tests for the EfficientNet-Lite0 feature extractor.
+
+The classification tests are the evidence that the hand-written architecture
+and preprocessing match the packaged weights: a strict state-dict load only
+proves the parameter names and shapes line up, not padding, eps or input range.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from nst_helpers.efficientnet import (
+    LAYER_NAMES,
+    NORMALISATION,
+    STYLE_LAYER_MAP,
+    EfficientNetLite0,
+    load_efficientnet_lite0,
+    normalise,
+)
+
+CAT_CLASSES = [281, 282, 283, 284, 285]  # tabby, tiger cat, Persian, Siamese, Egyptian (not 287 lynx)
+COFFEE_CLASSES = [967, 968, 504]  # espresso, cup, coffee mug
+
+# Written out from the EfficientNet-B0/Lite0 stage table, independently of the module:
+# (channels, total stride) per layer.
+EXPECTED = {"stem": (32, 2), "block0": (16, 2), "head": (1280, 32)}
+EXPECTED.update({f"block{i}": (24, 4) for i in (1, 2)})
+EXPECTED.update({f"block{i}": (40, 8) for i in (3, 4)})
+EXPECTED.update({f"block{i}": (80, 16) for i in (5, 6, 7)})
+EXPECTED.update({f"block{i}": (112, 16) for i in (8, 9, 10)})
+EXPECTED.update({f"block{i}": (192, 32) for i in (11, 12, 13, 14)})
+EXPECTED["block15"] = (320, 32)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_efficientnet_lite0()
+
+
+def _to01(pil: Image.Image) -> torch.Tensor:
+    """PIL RGB -> (3, H, W) float in [0, 1]."""
+    return torch.from_numpy(np.array(pil)).permute(2, 0, 1).float().div(255)
+
+
+def _center_crop_224(img: np.ndarray) -> torch.Tensor:
+    """TF EfficientNet eval preprocessing: short side to 256 (bicubic), centre 224 crop."""
+    im = Image.fromarray(img)
+    w, h = im.size
+    s = 256 / min(w, h)
+    im = im.resize((round(w * s), round(h * s)), Image.BICUBIC)
+    w, h = im.size
+    left, top = (w - 224) // 2, (h - 224) // 2
+    return _to01(im.crop((left, top, left + 224, top + 224)))[None]
+
+
+def _multi_crops(img: np.ndarray) -> torch.Tensor:
+    """13 deterministic 224 px crops: corners and centre at 0.6 and 0.8 of the short
+    side, plus three full-height squares. Returns (13, 3, 224, 224) in [0, 1]."""
+    im = Image.fromarray(img)
+    w, h = im.size
+    crops = []
+    for frac in (0.6, 0.8):
+        s = int(h * frac)
+        for left, top in [(0, 0), (w - s, 0), (0, h - s), (w - s, h - s), ((w - s) // 2, (h - s) // 2)]:
+            crops.append(im.crop((left, top, left + s, top + s)))
+    crops += [im.crop((left, 0, left + h, h)) for left in (0, (w - h) // 2, w - h)]
+    return torch.stack([_to01(c.resize((224, 224), Image.BICUBIC)) for c in crops])
+
+
+def _probs(model, x01):
+    with torch.no_grad():
+        return model(normalise(x01)).softmax(1)
+
+
+def test_strict_load_and_frozen(model):
+    assert not model.training
+    assert all(not p.requires_grad for p in model.parameters())
+    assert len(model._blocks) == 16
+    assert LAYER_NAMES == ["stem"] + [f"block{i}" for i in range(16)] + ["head"]
+
+
+def test_classifies_chelsea_as_cat(model):
+    p = _probs(model, _center_crop_224(data.chelsea()))[0]
+    top5 = p.topk(5).indices.tolist()
+    assert set(top5) & set(CAT_CLASSES), top5
+    assert top5[0] in CAT_CLASSES
+    assert p.max().item() > 0.3
+    assert p[CAT_CLASSES].sum().item() > 0.8
+
+
+def test_classifies_coffee_as_espresso(model):
+    p = _probs(model, _center_crop_224(data.coffee()))[0]
+    top5 = p.topk(5).indices.tolist()
+    assert set(top5) & set(COFFEE_CLASSES), top5
+    assert top5[0] == 967  # espresso, at ~0.95
+    assert p[967].item() > 0.8
+
+
+def test_conventions_beat_plausible_wrong_ones(model):
+    """Symmetric k//2 padding or ImageNet mean/std still put a cat / espresso on top
+    of a single centre crop, so those checks cannot catch them; the mean
+    log-likelihood of the coffee classes over several crops can (a 1-pixel grid
+    shift or wrong input range costs the net confidence everywhere)."""
+    crops = _multi_crops(data.coffee())
+    imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+    def score(net, norm):
+        mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in norm)
+        with torch.no_grad():
+            p = net((crops - mean) / std).softmax(1)
+        return p[:, COFFEE_CLASSES].sum(1).log().mean().item()
+
+    symmetric = EfficientNetLite0(tf_same_padding=False).eval()
+    symmetric.load_state_dict(model.state_dict(), strict=True)
+    right = score(model, NORMALISATION)
+    assert right > -0.25  # measured -0.17
+    assert right > score(symmetric, NORMALISATION) + 0.1  # measured -0.36
+    assert right > score(model, imagenet) + 0.1  # measured -0.58
+
+
+def test_normalise_matches_lite_preprocessing():
+    x = torch.rand(2, 3, 5, 7)
+    torch.testing.assert_close(normalise(x), (x * 255 - 127) / 128)
+
+
+def test_tf_same_padding_is_bottom_right():
+    """Stride-2 'SAME' on an even size pads 0 top/left and the rest bottom/right."""
+    net = EfficientNetLite0()
+    conv = net._blocks[3]._depthwise_conv  # 5x5, stride 2
+    x = torch.randn(1, conv.in_channels, 8, 10)
+    ref = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 2, 1, 2)), conv.weight,
+                                     stride=2, groups=conv.groups)
+    torch.testing.assert_close(conv(x), ref)
+
+
+@pytest.mark.parametrize("hw", [(64, 96), (33, 47)])
+def test_feature_shapes(model, hw):
+    h, w = hw
+    feats = model.features(torch.randn(2, 3, h, w), LAYER_NAMES)
+    assert list(feats) == LAYER_NAMES
+    for name, (ch, stride) in EXPECTED.items():
+        assert feats[name].shape == (2, ch, math.ceil(h / stride), math.ceil(w / stride)), name
+
+
+def test_features_returns_only_requested(model):
+    feats = model.features(torch.randn(1, 3, 64, 64), ["block4", "stem"])
+    assert set(feats) == {"block4", "stem"}
+    with pytest.raises(KeyError):
+        model.features(torch.randn(1, 3, 64, 64), ["conv1_1"])
+
+
+def test_features_stop_at_deepest_layer(model):
+    calls = []
+    handles = [b.register_forward_hook(lambda m, i, o, n=n: calls.append(n))
+               for n, b in enumerate(model._blocks)]
+    handles.append(model._conv_head.register_forward_hook(lambda *a: calls.append("head")))
+    try:
+        model.features(torch.randn(1, 3, 64, 64), ["stem"])
+        assert calls == []
+        model.features(torch.randn(1, 3, 64, 64), ["stem", "block4"])
+        assert calls == [0, 1, 2, 3, 4]
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def test_style_layer_map():
+    assert set(STYLE_LAYER_MAP) == {"conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"}
+    style = [STYLE_LAYER_MAP[f"conv{i}_1"] for i in range(1, 6)]
+    depth = [LAYER_NAMES.index(n) for n in style]
+    assert depth == sorted(depth) and len(set(depth)) == 5
+    strides = [EXPECTED[n][1] for n in style]
+    assert strides == sorted(strides)
+    # content layer sits at or just after conv4_1's depth, at the same stride
+    c = LAYER_NAMES.index(STYLE_LAYER_MAP["conv4_2"])
+    assert 0 <= c - LAYER_NAMES.index(STYLE_LAYER_MAP["conv4_1"]) <= 2
+    assert EXPECTED[STYLE_LAYER_MAP["conv4_2"]][1] == EXPECTED[STYLE_LAYER_MAP["conv4_1"]][1]
+
+
+def test_gradients_reach_input_not_parameters(model):
+    x = torch.rand(1, 3, 64, 64, requires_grad=True)
+    feats = model.features(normalise(x), list(STYLE_LAYER_MAP.values()))
+    sum(f.square().mean() for f in feats.values()).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in model.parameters())
+
+
+def test_features_match_classifier_activations(model):
+    seen = {}
+    modules = {"stem": model._stem_act, "head": model._head_act}
+    modules.update({f"block{i}": b for i, b in enumerate(model._blocks)})
+    handles = [m.register_forward_hook(lambda mod, i, o, n=n: seen.__setitem__(n, o))
+               for n, m in modules.items()]
+    x = normalise(torch.rand(1, 3, 96, 64))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    with torch.no_grad():
+        feats = model.features(x, LAYER_NAMES)
+    assert set(seen) == set(LAYER_NAMES)
+    for name in LAYER_NAMES:
+        torch.testing.assert_close(feats[name], seen[name], rtol=0, atol=0)
