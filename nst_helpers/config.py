@@ -146,6 +146,20 @@ def preset(name: str, **overrides) -> StyleConfig:
     return StyleConfig(**base)
 
 
+RECIPE_FIELDS = ("optimizer", "lr", "lr_schedule", "steps", "snapshot_every", "size", "scales",
+                 "scale_steps", "mixed_precision", "early_stop_window", "early_stop_tol")
+
+
+def with_fast_recipe(cfg: StyleConfig, **overrides) -> StyleConfig:
+    """`cfg`'s weights and layers, optimised with the `fast` preset's recipe (L-BFGS, multi-scale).
+
+    For seeing what a seed preset's weights do in seconds instead of 5000 Adam steps.
+    """
+    recipe = preset("fast", **{k: v for k, v in overrides.items() if k in RECIPE_FIELDS})
+    rest = {k: v for k, v in overrides.items() if k not in RECIPE_FIELDS}
+    return cfg.replace(**{k: getattr(recipe, k) for k in RECIPE_FIELDS}, **rest)
+
+
 def _rescale(budgets: list, steps: int) -> list:
     """Split `steps` in the proportions of `budgets` (each >= 1; fewer scales if steps is tiny)."""
     budgets = budgets[-steps:] if steps < len(budgets) else budgets

@@ -75,3 +75,13 @@ def test_unknown_preset_and_unknown_json_field():
 def test_backbone_own_layer_names_are_accepted():
     cfg = StyleConfig(style_layers={"stem": 1.0, "block4": 0.5}, content_layer="block8")
     assert cfg.style_layers == {"stem": 1.0, "block4": 0.5}
+
+
+def test_fast_recipe_keeps_the_weights_and_takes_the_optimiser():
+    from nst_helpers.config import with_fast_recipe
+    cfg = with_fast_recipe(preset("exp3"), steps=20, seed=2)
+    fast = preset("fast", steps=20)
+    assert (cfg.name, cfg.content_weight, cfg.style_weight, cfg.style_layers, cfg.seed) == \
+        ("exp3", 2.0, 5e5, preset("exp3").style_layers, 2)
+    assert (cfg.optimizer, cfg.scales, cfg.scale_steps, cfg.steps) == (fast.optimizer, fast.scales, fast.scale_steps, 20)
+    assert sum(preset("fast", steps=7).scale_steps) == 7
