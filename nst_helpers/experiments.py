@@ -1,0 +1,220 @@
+"""The seed's experiment matrix as runs: the latest matching run of a preset (or a new one),
+the metrics table, the seed's observations checked against the measurements, and the
+`make experiments` driver:
+
+    python -m nst_helpers.experiments [--recipe fast|seed] [--size PX] [--steps N]
+
+runs notebooks 00-04 with papermill into outputs/notebooks/ and prints where everything is.
+`settings` objects come from nst_helpers.notebook.settings (anything with .config(name),
+.labels(), .outputs, .recipe, .content and .style works).
+"""
+import argparse
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+from . import metrics, runs, transfer
+from .config import PRESET_DESCRIPTIONS, PRESET_TABLE, SEED_STYLE_LAYERS
+from .efficientnet import STYLE_LAYER_MAP
+
+EXPERIMENTS = ("baseline", "exp1", "exp2", "exp3")
+NOTEBOOKS = ("00_baseline", "01_exp1_early_layers", "02_exp2_balanced", "03_exp3_content_details",
+             "04_compare_experiments")
+GOOD_ENDINGS = ("completed", "early_stop")   # a stopped or diverged run is never re-used
+TOL = 0.02                                   # relative difference below which two values count as equal
+
+# What each VGG19 layer of the presets responds to (Gatys et al. 2016, Fig. 1 and 2).
+LAYER_NOTES = {
+    "conv1_1": "colours and the finest edges (1 px)",
+    "conv2_1": "small strokes and textures",
+    "conv3_1": "texture motifs a few strokes wide",
+    "conv4_1": "larger patterns and parts of objects",
+    "conv5_1": "the largest, most abstract arrangements",
+    "conv4_2": "object layout (the content layer)",
+}
+
+# The seed's expectation per preset, and the measurements that would support it:
+# (metric, "higher" | "lower" than the baseline, or "between" the experiments' extremes).
+OBSERVATIONS = {
+    "baseline": ("moderate style transfer", [("gram_distance", "between"), ("ssim", "between")]),
+    "exp1": ("more prominent style artifacts", [("hf_energy", "higher"), ("tv", "higher")]),
+    "exp2": ("subtle content preservation", [("ssim", "lower"), ("content_distance", "higher")]),
+    "exp3": ("more content details", [("ssim", "higher"), ("content_distance", "lower")]),
+}
+
+
+def _w(v: float) -> str:
+    """A weight as the seed writes it: 1e6, 5e5, 0.54."""
+    return f"{v:.0e}".replace("e+0", "e") if v >= 1000 else f"{v:g}"
+
+
+def preset_table(names=EXPERIMENTS) -> str:
+    """The seed's experiment matrix (weights and expectation) as a fixed-width text table."""
+    head = f"{'preset':9}{'content':>8}{'style':>8}" + "".join(f"{n:>8}" for n in SEED_STYLE_LAYERS) + "  seed's expectation"
+    lines = [head]
+    for name in names:
+        cw, sw, *lw = PRESET_TABLE[name]
+        expect = PRESET_DESCRIPTIONS[name].split(": ")[-1]
+        lines.append(f"{name:9}{_w(cw):>8}{_w(sw):>8}" + "".join(f"{w:>8g}" for w in lw) + f"  {expect}")
+    return "\n".join(lines)
+
+
+def layer_table() -> str:
+    """The presets' VGG19 layers, what each responds to, and the EfficientNet-Lite0 layer standing in."""
+    rows = [f"{'VGG19':9}{'role':9}{'responds to':42}efficientnet_lite0"]
+    for name in (*SEED_STYLE_LAYERS, "conv4_2"):
+        role = "content" if name == "conv4_2" else "style"
+        rows.append(f"{name:9}{role:9}{LAYER_NOTES[name]:42}{STYLE_LAYER_MAP[name]}")
+    return "\n".join(rows)
+
+
+def weight_changes(name: str) -> str:
+    """How preset `name` differs from the baseline, one line per changed weight."""
+    base, new = PRESET_TABLE["baseline"], PRESET_TABLE[name]
+    labels = ("content weight", "style weight", *SEED_STYLE_LAYERS)
+    return "\n".join(f"{lab:15}{_w(b):>5} -> {_w(n):<5}(x{n / b:.2g})" for lab, b, n in zip(labels, base, new) if b != n)
+
+
+def save_result(result, s) -> Path:
+    """Save a TransferResult as a run folder under s.outputs, recording the image paths and recipe."""
+    return runs.save_run(result, root=s.outputs, extra={**s.labels(), "recipe": s.recipe})
+
+
+def find_latest(s, name: str, backbone_name: str) -> Path | None:
+    """The newest finished run of preset `name` whose settings, images and backbone match `s`."""
+    cfg = s.config(name)
+    for folder in runs.find_runs(cfg.name, s.outputs, config=cfg.to_dict(), backbone=backbone_name,
+                                 recipe=s.recipe, **s.labels()):
+        if json.loads((folder / "config.json").read_text()).get("stop_reason") in GOOD_ENDINGS:
+            return folder
+    return None
+
+
+def latest_or_run(s, name: str, backbone, progress: bool = True) -> dict:
+    """load_run() of the latest matching run of preset `name`, running (and saving) it if none
+    exists; the dict gains "reused": True/False."""
+    folder = find_latest(s, name, backbone.name)
+    reused = folder is not None
+    if not reused:
+        result = transfer.run(s.content, s.style, s.config(name), backbone=backbone, progress=progress)
+        folder = save_result(result, s)
+    run = runs.load_run(folder)
+    run["reused"] = reused
+    print(f"{name}: {'re-used' if reused else 'ran and saved'} {folder}")
+    return run
+
+
+def measure_runs(loaded: dict, backbone, references: bool = True) -> dict:
+    """{label: metrics.measure(...)} for loaded runs {name: load_run dict}, measured on the saved
+    PNGs; with references, the content photo and the style image are measured as if they were results."""
+    rows = {name: metrics.measure(r["image"], r["content"], r["style"], backbone, r["history"])
+            for name, r in loaded.items()}
+    if references and loaded:
+        any_run = next(iter(loaded.values()))
+        c, st = any_run["content"], any_run["style"]
+        rows["(content photo)"] = metrics.measure(c, c, st, backbone)
+        rows["(style image)"] = metrics.measure(st, c, st, backbone)
+    return rows
+
+
+def _fmt(v: float) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
+
+
+def metrics_markdown(rows: dict) -> str:
+    """A markdown table: one row per run, one column per metric (header says what higher means)."""
+    keys = list(metrics.METRICS)
+    head = "| run | " + " | ".join(metrics.METRICS[k][0] for k in keys) + " |"
+    means = "| higher = | " + " | ".join(metrics.METRICS[k][1] for k in keys) + " |"
+    sep = "|---" * (len(keys) + 1) + "|"
+    body = ["| " + name + " | " + " | ".join(_fmt(m[k]) for k in keys) + " |" for name, m in rows.items()]
+    return "\n".join([head, sep, means, *body])
+
+
+def _test(rows: dict, name: str, key: str, how: str) -> tuple[bool, str]:
+    v, label = rows[name][key], metrics.METRICS[key][0]
+    if how == "between":
+        others = [rows[n][key] for n in EXPERIMENTS if n != name and n in rows]
+        ok = min(others) < v < max(others)
+        return ok, f"{label} {_fmt(v)} {'inside' if ok else 'outside'} the experiments' range {_fmt(min(others))}..{_fmt(max(others))}"
+    base = rows["baseline"][key]
+    diff = v - base
+    ok = diff > TOL * abs(base) if how == "higher" else diff < -TOL * abs(base)
+    return ok, f"{label} {_fmt(v)} vs baseline {_fmt(base)} ({how}: {'yes' if ok else 'no'})"
+
+
+def observations(rows: dict, names=tuple(OBSERVATIONS)) -> list[dict]:
+    """The seed observations of presets `names` checked against metric rows {preset: metrics}:
+    [{preset, claim, verdict, evidence}]. verdict: 'supported' (every test holds), 'partly
+    supported' (some), 'not supported' (none), 'not measured' (runs missing)."""
+    out = []
+    for name in names:
+        claim, tests = OBSERVATIONS[name]
+        others = [n for n in EXPERIMENTS if n != name and n in rows]
+        if name not in rows or "baseline" not in rows or (name == "baseline" and len(others) < 2):
+            out.append({"preset": name, "claim": claim, "verdict": "not measured", "evidence": ""})
+            continue
+        results = [_test(rows, name, key, how) for key, how in tests]
+        held = sum(ok for ok, _ in results)
+        verdict = "supported" if held == len(results) else "partly supported" if held else "not supported"
+        out.append({"preset": name, "claim": claim, "verdict": verdict,
+                    "evidence": "; ".join(text for _, text in results)})
+    return out
+
+
+def observations_markdown(obs: list) -> str:
+    lines = ["| preset | seed's observation | verdict | measurements |", "|---|---|---|---|"]
+    lines += [f"| {o['preset']} | {o['claim']} | **{o['verdict']}** | {o['evidence']} |" for o in obs]
+    return "\n".join(lines)
+
+
+def save_comparison(s, loaded: dict, rows: dict, obs: list, figures: dict) -> Path:
+    """Write a comparison folder <outputs>/comparison/<stamp>/: the figures as PNG, metrics.md,
+    metrics.csv, observations.md and runs.json (which run folder each preset came from)."""
+    folder = runs.new_run_dir("comparison", s.outputs)
+    for name, fig in figures.items():
+        fig.savefig(folder / f"{name}.png", dpi=100)
+    (folder / "metrics.md").write_text(metrics_markdown(rows) + "\n")
+    (folder / "observations.md").write_text(observations_markdown(obs) + "\n")
+    with open(folder / "metrics.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["run", *metrics.METRICS])
+        writer.writerows([name, *(m[k] for k in metrics.METRICS)] for name, m in rows.items())
+    (folder / "runs.json").write_text(json.dumps({k: str(r["folder"]) for k, r in loaded.items()}, indent=2))
+    return folder
+
+
+def main(argv=None) -> int:
+    """`make experiments`: execute notebooks 00-04 with papermill and print where the results are."""
+    p = argparse.ArgumentParser(prog="python -m nst_helpers.experiments", description=main.__doc__)
+    p.add_argument("--recipe", default="fast", choices=("fast", "seed"), help="fast: L-BFGS, CPU-friendly; seed: Adam, 5000 steps")
+    p.add_argument("--size", type=int, default=None, help="longest side in px (default: the recipe's)")
+    p.add_argument("--steps", type=int, default=None, help="steps per run (default: the recipe's)")
+    p.add_argument("--out", default="outputs/notebooks", help="folder for the executed notebooks")
+    args = p.parse_args(argv)
+    import papermill
+    from .notebook import project_root, settings
+    root = project_root()
+    out = root / args.out
+    out.mkdir(parents=True, exist_ok=True)
+    params = {"recipe": args.recipe, "size": args.size, "steps": args.steps}
+    t0 = time.perf_counter()
+    for nb in NOTEBOOKS:
+        t = time.perf_counter()
+        papermill.execute_notebook(root / "notebooks" / f"{nb}.ipynb", out / f"{nb}.ipynb", parameters=params,
+                                   cwd=str(root / "notebooks"), kernel_name="python3", progress_bar=False)
+        print(f"[experiments] {nb}.ipynb executed in {time.perf_counter() - t:.0f} s")
+    s = settings(recipe=args.recipe, size=args.size, steps=args.steps)
+    latest = max((s.outputs / "comparison").glob("*-*"))
+    print(f"\n[experiments] all five notebooks in {time.perf_counter() - t0:.0f} s; executed copies in {out}/")
+    print(f"[experiments] comparison (grid.png, losses.png, metrics.md, observations.md) in {latest}/")
+    for name, folder in json.loads((latest / "runs.json").read_text()).items():
+        print(f"[experiments] {name:9} run folder {folder}/")
+    print("\n" + (latest / "metrics.md").read_text() + "\n" + (latest / "observations.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

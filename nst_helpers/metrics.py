@@ -1,0 +1,196 @@
+"""The seed's four performance criteria, measured: total loss, content retention, style
+preservation and visual coherence.
+
+Every metric takes (1, 3, H, W) images in [0, 1] and returns a Python float. The feature
+metrics take the backbone as an argument: measure a run with the backbone it ran on.
+They use fixed, preset-independent layer weights, so every preset is measured with the
+same ruler (the presets' own weights are what is being compared).
+
+    metric                higher means                       module function
+    total loss            a worse fit of the run's own goal   final_loss (not comparable across presets)
+    SSIM (luminance)      more content structure retained     content_ssim
+    content distance      less content retained               content_distance
+    Gram distance         less of the style's texture         gram_distance
+    colour distance       colours further from the style's    color_distance
+    total variation       less coherent (more edges/noise)    total_variation
+    high-freq. energy     less coherent (more fine noise)     high_frequency_energy
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .backbones import resolve_layers
+from .config import SEED_STYLE_LAYERS
+from .images import resize_to
+from .losses import gram_matrix
+from .losses import total_variation as _tv
+
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma weights
+K1, K2 = 0.01, 0.03           # SSIM's standard stabilising constants (Wang et al. 2004)
+
+# name -> (table label, what a higher value means); the order of measure()'s dict
+METRICS = {
+    "total_loss": ("total loss", "worse fit of the run's own objective"),
+    "ssim": ("SSIM (luma)", "more content structure retained"),
+    "content_distance": ("content distance", "less content retained"),
+    "gram_distance": ("Gram distance", "less style texture"),
+    "color_distance": ("colour distance", "colours further from the style"),
+    "tv": ("total variation", "less coherent"),
+    "hf_energy": ("high-freq. energy", "less coherent (more fine noise)"),
+}
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB -> (N, 1, H, W) BT.601 luma, same range as the input."""
+    w = image.new_tensor(LUMA).view(1, 3, 1, 1)
+    return (image * w).sum(1, keepdim=True)
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float64) -> torch.Tensor:
+    """(size, size) normalised Gaussian kernel (what scipy's gaussian_filter uses at radius size//2)."""
+    x = torch.arange(size, dtype=dtype) - (size - 1) / 2
+    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    g = g / g.sum()
+    return g[:, None] * g[None, :]
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5) -> float:
+    """Mean SSIM of two (N, C, H, W) images (per channel, then averaged); 1.0 = identical.
+
+    Higher means more similar structure. Gaussian window 11, sigma 1.5, population
+    (co)variances, K1=0.01, K2=0.03; the mean is over 'valid' window positions only, which
+    is what skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False) reports after cropping its border.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"ssim needs images of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    a, b = a.double(), b.double()       # float64: the variance terms are small differences
+    c = a.shape[1]
+    k = gaussian_window(window, sigma).to(a.device).expand(c, 1, window, window)
+
+    def blur(t):
+        return F.conv2d(t, k, groups=c)  # no padding: only windows fully inside the image
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a ** 2
+    var_b = blur(b * b) - mu_b ** 2
+    cov = blur(a * b) - mu_a * mu_b
+    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return float(s.mean())
+
+
+def _same_size(reference: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    return reference if reference.shape[-2:] == image.shape[-2:] else resize_to(reference, tuple(image.shape[-2:]))
+
+
+def content_ssim(image: torch.Tensor, content: torch.Tensor) -> float:
+    """SSIM of the luminance of `image` against the content photo's (resized to match).
+
+    Higher means more of the photo's structure retained (1.0 for the photo itself).
+    Luminance only, because style transfer is meant to change colours.
+    """
+    return ssim(luminance(image.double()), luminance(_same_size(content, image).double()))
+
+
+@torch.no_grad()
+def content_distance(image: torch.Tensor, content: torch.Tensor, backbone, layer: str = "conv4_2") -> float:
+    """Relative feature distance ||F(image) - F(content)||^2 / ||F(content)||^2 at `layer`.
+
+    Higher means less content retained (0.0 for the photo itself). `layer` is a preset
+    layer name (VGG19's) or the backbone's own; F is the backbone's activation there.
+    """
+    own = resolve_layers(backbone, [layer])[0]
+    f_x = backbone(image.float(), [own])[own].float()
+    f_c = backbone(_same_size(content, image).float(), [own])[own].float()
+    return float(((f_x - f_c) ** 2).sum() / (f_c ** 2).sum().clamp_min(1e-12))
+
+
+@torch.no_grad()
+def gram_distance(image: torch.Tensor, style: torch.Tensor, backbone, layers=SEED_STYLE_LAYERS) -> float:
+    """Mean over `layers` of ||G(image) - G(style)||_F / ||G(style)||_F (Gram matrices as in losses).
+
+    Higher means less of the style's texture statistics (0.0 for the style image itself).
+    Sizes may differ: the Gram matrix is normalised by C*H*W.
+    """
+    own = resolve_layers(backbone, list(layers))
+    f_x = backbone(image.float(), own)
+    f_s = backbone(style.float(), own)
+    dists = []
+    for name in own:
+        g_x, g_s = gram_matrix(f_x[name]), gram_matrix(f_s[name])
+        dists.append(float(torch.linalg.norm(g_x - g_s) / torch.linalg.norm(g_s).clamp_min(1e-12)))
+    return sum(dists) / len(dists)
+
+
+def color_distance(image: torch.Tensor, reference: torch.Tensor, projections: int = 64,
+                   quantiles: int = 256, seed: int = 0) -> float:
+    """Sliced Wasserstein-1 distance between the RGB pixel distributions of two images.
+
+    Higher means colours further from the reference's (0.0 for the same pixels, in any
+    order). Pixels are projected on `projections` random unit directions (a fixed seed:
+    deterministic) and the 1-D distributions compared through `quantiles` evenly spaced
+    quantiles, so the images may have different sizes. Units: RGB in [0, 1].
+    """
+    gen = torch.Generator().manual_seed(seed)
+    dirs = torch.randn(3, projections, generator=gen, dtype=torch.float64)
+    dirs = dirs / dirs.norm(dim=0, keepdim=True)
+    levels = (torch.arange(quantiles, dtype=torch.float64) + 0.5) / quantiles
+
+    def quantile_functions(img):  # (quantiles, projections)
+        pixels = img.detach().double().reshape(3, -1).T          # (H*W, 3)
+        proj = (pixels @ dirs).sort(dim=0).values               # (H*W, projections)
+        pos = levels * (proj.shape[0] - 1)                       # linear interpolation between order stats
+        lo, frac = pos.floor().long(), (pos - pos.floor())[:, None]
+        hi = (lo + 1).clamp_max(proj.shape[0] - 1)
+        return proj[lo] * (1 - frac) + proj[hi] * frac
+
+    return float((quantile_functions(image) - quantile_functions(reference)).abs().mean())
+
+
+def total_variation(image: torch.Tensor) -> float:
+    """Mean absolute difference of neighbouring pixels (vertical + horizontal), as in losses.
+
+    Higher means less coherent: more edges, texture and noise.
+    """
+    return float(_tv(image))
+
+
+def high_frequency_energy(image: torch.Tensor, sigma: float = 1.0) -> float:
+    """Mean squared difference between the image and its Gaussian blur (sigma in pixels).
+
+    Higher means less coherent: more pixel-level noise and fine speckle.
+    """
+    radius = max(1, math.ceil(3 * sigma))
+    k = gaussian_window(2 * radius + 1, sigma, dtype=torch.float32).expand(3, 1, 2 * radius + 1, 2 * radius + 1)
+    x = image.float()
+    blurred = F.conv2d(F.pad(x, [radius] * 4, mode="reflect"), k, groups=3)
+    return float(((x - blurred) ** 2).mean())
+
+
+def final_loss(history: list) -> float:
+    """The total loss at the last step of a run's history (rows with a 'total' key).
+
+    Higher means a worse fit of that run's own weighted objective; it is not comparable
+    across presets with different weights. NaN for an empty history.
+    """
+    return float(history[-1]["total"]) if history else float("nan")
+
+
+def loss_decreased(history: list) -> bool:
+    """True when the last total loss is below the first."""
+    return bool(history) and float(history[-1]["total"]) < float(history[0]["total"])
+
+
+def measure(image: torch.Tensor, content: torch.Tensor, style: torch.Tensor, backbone, history=None) -> dict:
+    """Every metric of METRICS for one result, as {name: float}, in METRICS' order."""
+    return {
+        "total_loss": final_loss(history or []),
+        "ssim": content_ssim(image, content),
+        "content_distance": content_distance(image, content, backbone),
+        "gram_distance": gram_distance(image, style, backbone),
+        "color_distance": color_distance(image, style),
+        "tv": total_variation(image),
+        "hf_energy": high_frequency_energy(image),
+    }

@@ -1,0 +1,368 @@
+"""The interactive explorer: an ipywidgets control panel over `transfer.run`.
+
+    panel = ExplorerPanel()      # in a notebook cell; the last line displays it
+    panel                        # sliders only edit the config; Run starts, Stop ends, Save writes a run folder
+
+Why a thread: a kernel busy in a cell handles no widget messages, so Stop could never be
+clicked. Run starts the optimisation in a background thread (the kernel stays free), Stop
+sets the threading.Event that `transfer.run` checks after every step, and the figure is
+rendered with matplotlib's Agg canvas (no pyplot state) to PNG bytes that go into an
+`ipywidgets.Image`; ipykernel sends widget updates made from a thread, and swapping an
+image's bytes does not flicker.
+"""
+import html
+import io
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+import ipywidgets as W
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from . import images, optim, runs, transfer
+from .backbones import choose_backbone, load_backbone
+from .config import BACKBONES, OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, SEED_STYLE_LAYERS, preset
+from .plots import draw_losses
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# Rough CPU/GPU cost of one optimiser step per megapixel (s); a panel replaces a guess by
+# what its own runs measured. L-BFGS steps cost ~2 evaluations plus a line search.
+SECONDS_PER_MPX_STEP = {("efficientnet_lite0", "cpu"): 1.0, ("vgg19", "cpu"): 15.0}
+GPU_SECONDS_PER_MPX_STEP, LBFGS_FACTOR = 0.02, 2.5
+BOX = dict(style={"description_width": "110px"}, layout={"width": "330px"})
+SLIDER = dict(continuous_update=False, **BOX)  # the kernel hears of a slider when it is let go
+
+
+def render_png(content, style, current, history, config, title="", dpi=72) -> bytes:
+    """content | style | current result over the loss curves, as PNG bytes.
+
+    content, style, current: (1, 3, H, W) in [0, 1] (current may be None); history: rows of
+    transfer.run. A fresh Figure each time: no shared state between threads.
+    """
+    fig = Figure(figsize=(9.6, 6.4))  # fixed margins: constrained layout would double the draw time
+    grid = fig.add_gridspec(2, 3, height_ratios=(1.0, 0.75), left=0.08, right=0.98, top=0.9, bottom=0.08,
+                            wspace=0.05, hspace=0.2)
+    for col, (img, name) in enumerate(((content, "content"), (style, "style"), (current, "result"))):
+        ax = fig.add_subplot(grid[0, col])
+        ax.axis("off")
+        ax.set_title(name)
+        if img is None:
+            ax.text(0.5, 0.5, "appears here", ha="center", va="center", transform=ax.transAxes)
+        else:
+            pil = images.to_pil(img)
+            pil.thumbnail((256, 256))  # a third of a 700 px figure: smaller draws faster
+            ax.imshow(pil)
+    ax = fig.add_subplot(grid[1, :])
+    if history:
+        draw_losses(ax, history, config)
+    else:
+        ax.text(0.5, 0.5, "loss curves appear here after Run", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    buf = io.BytesIO()
+    FigureCanvasAgg(fig)  # attaches an Agg canvas: no pyplot, safe in a thread
+    fig.savefig(buf, format="png", dpi=dpi)  # dpi 72: ~690x460 px
+    return buf.getvalue()
+
+
+def summary(cfg) -> str:
+    layers = "/".join(f"{cfg.style_layers.get(n, 0):g}" for n in SEED_STYLE_LAYERS)
+    return (f"content weight {cfg.content_weight:.3g} · style weight {cfg.style_weight:.3g} · layers {layers} · "
+            f"{cfg.optimizer} lr {cfg.lr:.3g} · {cfg.steps} steps · {cfg.size} px")
+
+
+def _duration(s: float) -> str:
+    return "< 1 s" if s < 1 else f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
+class ExplorerPanel:
+    """The explorer's widgets and its run thread. `panel.widget` is the whole panel.
+
+    preset_name: the starting preset (None: "fast" on a CPU, "baseline" on a GPU); size, steps:
+    fixed values applied over every preset (smoke mode: tiny runs); images_dir: the images to
+    choose from (None: images/ or ../images/); out_root: where Save writes (None: outputs/ next to
+    images/); backbones: {name: module}
+    already loaded; update_every: steps between figure updates (None: 3 for L-BFGS, 10 for Adam).
+    """
+
+    def __init__(self, preset_name=None, images_dir=None, out_root=None, backbone="auto",
+                 size=None, steps=None, device=None, backbones=None, update_every=None):
+        self.device = str(transfer.pick_device(device))
+        # images/ here or one up: the same call works from the project root and from notebooks/
+        self.images_dir = Path(images_dir or next((d for d in ("images", "../images") if Path(d).is_dir()), "images"))
+        self.out_root = Path(out_root or self.images_dir.parent / "outputs")
+        self.update_every = update_every
+        self.fixed = {k: v for k, v in (("size", size), ("steps", steps)) if v is not None}
+        self._nets, self._speed, self._uploads = dict(backbones or {}), {}, {}
+        self.result = self.error = self.thread = self.saved = None
+        self.metrics = {}
+        self._filling = False
+        self.history, self.ran_config, self.frames = [], None, 0
+        self._stop = threading.Event()
+        files = sorted(p.name for p in self.images_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        pick = lambda want: want if want in files else (files[0] if files else None)  # noqa: E731
+        start = preset_name or ("fast" if self.device == "cpu" else "baseline")
+        self.preset = W.Dropdown(options=PRESETS, value=start, description="preset", **BOX)
+        self.content_weight = W.FloatLogSlider(min=-2, max=2, step=0.05, description="content weight", **SLIDER)
+        self.style_weight = W.FloatLogSlider(min=2, max=9, step=0.05, description="style weight", **SLIDER)
+        self.layer_sliders = {n: W.FloatSlider(min=0, max=2, step=0.01, description=n, **SLIDER) for n in SEED_STYLE_LAYERS}
+        self.lr = W.FloatLogSlider(min=-4, max=1, step=0.05, description="learning rate", readout_format=".3g", **SLIDER)
+        self.steps = W.IntSlider(min=1, max=10000, description="steps", **SLIDER)
+        self.size = W.IntSlider(min=32, max=1024, step=32, description="size (px)", **SLIDER)
+        self.backbone = W.Dropdown(options=BACKBONES, value=backbone, description="backbone", **BOX)
+        self.optimizer = W.Dropdown(options=OPTIMIZERS, description="optimiser", **BOX)
+        self.content = W.Dropdown(options=files, value=pick("content.jpg"), description="content", **BOX)
+        self.style = W.Dropdown(options=files, value=pick("style.jpg"), description="style", **BOX)
+        self.uploads = {w: W.FileUpload(accept="image/*", description=f"upload {w.description}")
+                        for w in (self.content, self.style)}
+        self.run_button = W.Button(description="Run", button_style="success", icon="play")
+        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.save_button = W.Button(description="Save", icon="save", disabled=True)
+        self.status = W.HTML()
+        self.info = W.HTML()
+        self.image = W.Image(format="png", layout={"width": "100%", "max_width": "700px"})
+        for name, w in self.controls().items():
+            w.add_class(f"nst-{name.replace('_', '-')}")
+        for w, cls in ((self.run_button, "run"), (self.stop_button, "stop"), (self.save_button, "save"),
+                       (self.status, "status"), (self.image, "figure"), (self.info, "info")):
+            w.add_class(f"nst-{cls}")
+        self._fill(start)
+        self.preset.observe(lambda ch: self._fill(ch["new"]), "value")
+        for w in self.controls().values():
+            w.observe(self._config_changed, "value")
+        for chooser, up in self.uploads.items():
+            up.observe(lambda ch, chooser=chooser: self._uploaded(chooser, ch["new"]), "value")
+        self.run_button.on_click(lambda _: self.start())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.save_button.on_click(lambda _: self.save())
+        self._show_inputs()
+        left = W.VBox([self.preset, self.content_weight, self.style_weight, *self.layer_sliders.values()])
+        right = W.VBox([self.lr, self.steps, self.size, self.optimizer, self.backbone,
+                        W.HBox([self.content, self.uploads[self.content]]), W.HBox([self.style, self.uploads[self.style]])])
+        buttons = W.HBox([self.run_button, self.stop_button, self.save_button])
+        self.widget = W.VBox([W.HBox([left, right]), buttons, self.status, self.image, self.info])
+        self.widget.add_class("nst-panel")
+
+    def _repr_mimebundle_(self, **kw):  # `panel` as a cell's last line shows the widgets
+        return self.widget._repr_mimebundle_(**kw)
+
+    def controls(self) -> dict:
+        """The widgets that make up the configuration, by name."""
+        named = dict(content_weight=self.content_weight, style_weight=self.style_weight, lr=self.lr,
+                     steps=self.steps, size=self.size, backbone=self.backbone, optimizer=self.optimizer,
+                     content=self.content, style=self.style)
+        return {**named, **self.layer_sliders}
+
+    def apply_preset(self, name: str) -> None:
+        """Select a preset and fill the controls from it (as choosing it in the dropdown does)."""
+        if self.preset.value != name:
+            self.preset.value = name  # the dropdown's observer fills the controls
+        else:
+            self._fill(name)
+
+    def _fill(self, name: str) -> None:
+        """The preset's values into the controls; the backbone stays as chosen, fixed size/steps win."""
+        cfg = preset(name, **self.fixed)
+        self._filling = True  # one status update at the end, not one per control
+        try:
+            self.content_weight.value, self.style_weight.value = cfg.content_weight, cfg.style_weight
+            for n, s in self.layer_sliders.items():
+                s.value = cfg.style_layers.get(n, 0.0)
+            self.lr.value, self.optimizer.value = cfg.lr, cfg.optimizer
+            self.steps.value, self.size.value = cfg.steps, cfg.size
+        finally:
+            self._filling = False
+        self._config_changed()
+
+    def weights(self) -> dict:
+        """The content/style weights and per-layer weights the sliders hold now."""
+        return {"content_weight": self.content_weight.value, "style_weight": self.style_weight.value,
+                "style_layers": {n: s.value for n, s in self.layer_sliders.items()}}
+
+    def config(self):
+        """The StyleConfig the controls describe: the preset with the sliders' values."""
+        cfg = preset(self.preset.value, **self.weights(), lr=self.lr.value, steps=self.steps.value,
+                     size=self.size.value, backbone=self.backbone.value, optimizer=self.optimizer.value)
+        return cfg.replace(snapshot_every=max(1, cfg.steps // 5)) if cfg.snapshot_every > cfg.steps else cfg
+
+    def estimate_seconds(self, cfg) -> float:
+        """About how long `cfg` takes here: measured by this panel's runs, else a rough guess."""
+        name = cfg.backbone
+        if name == "auto":
+            name = "vgg19" if "locally" in choose_backbone("auto")[1] else "efficientnet_lite0"
+        per = self._speed.get((name, self.device, cfg.optimizer))
+        if per is None:
+            base = SECONDS_PER_MPX_STEP.get((name, self.device), GPU_SECONDS_PER_MPX_STEP)
+            per = base * (LBFGS_FACTOR if cfg.optimizer == "lbfgs" else 1.0)
+        sizes = optim.pyramid_sizes(cfg.size, cfg.scales)
+        budgets = optim.split_steps(cfg.steps, cfg.scales, cfg.scale_steps)
+        return per * sum(b * s ** 2 for s, b in zip(sizes, budgets)) / 1e6
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def _config_changed(self, change=None):
+        if self.running or self._filling:
+            return
+        try:
+            cfg = self.config()
+        except ValueError as err:
+            self._set_status(f"Settings not valid: {err}", error=True)
+            return
+        est = self.estimate_seconds(cfg)
+        slow = " — lower steps or size for a quicker look" if est > 120 else ""
+        self._set_status(f"Ready: {PRESET_DESCRIPTIONS[cfg.name]} · {summary(cfg)} · "
+                         f"about {_duration(est)} on {self.device}{slow}")
+        if change is not None and change["owner"] in (self.content, self.style):
+            self._show_inputs()
+
+    def _set_status(self, text: str, error=False):
+        style = "color:#b00020;font-weight:bold" if error else "color:inherit"
+        self.status.value = f"<span style='{style}'>{html.escape(text)}</span>"
+
+    def _source(self, chooser):
+        return self._uploads.get(chooser.value) or self.images_dir / chooser.value
+
+    def _uploaded(self, chooser, files):
+        if not files:
+            return
+        f = files[0]
+        try:
+            from PIL import Image
+            pil = Image.open(io.BytesIO(bytes(f["content"])))
+            pil.load()
+        except Exception as err:  # a bad upload must say so, not vanish
+            self._set_status(f"Could not read {f['name']}: {err}", error=True)
+            return
+        label = f"upload: {f['name']}"
+        self._uploads[label] = pil
+        chooser.options = [o for o in chooser.options if o != label] + [label]
+        chooser.value = label
+
+    def _show_inputs(self):
+        try:
+            c, s = (images.load_image(self._source(w), max_size=256) for w in (self.content, self.style))
+        except (ValueError, OSError) as err:
+            self._set_status(f"Image error: {err}", error=True)
+            return
+        self.image.value = render_png(c, s, None, [], None, title="press Run to start")
+
+    def start(self) -> bool:
+        """Start a run with the current settings in a background thread (Run button)."""
+        if self.running:
+            return False
+        try:
+            cfg = self.config()
+            sources = self._source(self.content), self._source(self.style)
+        except ValueError as err:
+            self._set_status(f"Settings not valid: {err}", error=True)
+            return False
+        self._stop.clear()
+        self.result = self.error = None
+        self.metrics = {}
+        self.history, self.ran_config, self.frames = [], cfg, 0
+        self.ran_images = {"content_image": self.content.value, "style_image": self.style.value}
+        self.run_button.disabled, self.stop_button.disabled, self.save_button.disabled = True, False, True
+        self.info.value = ""
+        self.thread = threading.Thread(target=self._work, args=(cfg, *sources), daemon=True, name="nst-explorer")
+        self.thread.start()
+        return True
+
+    def stop(self):
+        """Ask the run to end after its current step (Stop button)."""
+        self._stop.set()
+        if self.running:
+            self._set_status("Stopping after this step…")
+
+    def wait(self, timeout=None) -> bool:
+        """Block until the run thread ends (for tests and scripts); True if it has ended."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return not self.running
+
+    def _work(self, cfg, content_src, style_src):
+        try:
+            self._set_status(f"Loading the {cfg.backbone} backbone and the images…")
+            net = self._nets.get(cfg.backbone)
+            if net is None:
+                net = self._nets[cfg.backbone] = load_backbone(cfg.backbone, pooling=cfg.pooling, verbose=False)
+            content, style = (images.load_image(s, max_size=cfg.size) for s in (content_src, style_src))
+            every = self.update_every or (3 if cfg.optimizer == "lbfgs" else 10)
+
+            def on_step(step, row, image):
+                self.history.append(dict(row))
+                if step == 1 or step % every == 0:
+                    self._draw(cfg, content, style, image, f"{cfg.name} on {net.name}: step {step}/{cfg.steps}")
+                    left = row["elapsed"] / step * (cfg.steps - step)
+                    if not self._stop.is_set():  # keep "Stopping…" visible
+                        self._set_status(f"Running {cfg.name} on {net.name} ({self.device}): step {step}/{cfg.steps} · "
+                                         f"loss {row['total']:.4g} · {row['elapsed']:.1f} s, about {_duration(left)} left")
+
+            self._set_status(f"Running {cfg.name} on {net.name} ({self.device}): starting…")
+            result = transfer.run(content, style, cfg, callbacks=[on_step], callback_every=1, backbone=net,
+                                  device=self.device, progress=False, stop_event=self._stop)
+            self.result = result
+            h = result.history  # seconds per megapixel-step, from step 2 on (step 1 includes the set-up)
+            if len(h) >= 5:
+                mpx_steps = sum(r["size"] ** 2 for r in h[1:]) / 1e6
+                self._speed[(net.name, self.device, cfg.optimizer)] = (h[-1]["elapsed"] - h[0]["elapsed"]) / mpx_steps
+            self._draw(cfg, content, style, result.image,
+                       f"{cfg.name} on {net.name}: {len(result.history)} steps ({result.stop_reason})")
+            self._set_status(f"Done in {result.seconds:.1f} s: {len(result.history)} steps ({result.stop_reason}) "
+                             f"on {net.name}, {self.device} · {summary(cfg)}")
+            try:
+                self.metrics = measure(result, net)
+            except Exception as err:  # a metric that fails must not hide the result
+                self.metrics = {"metrics unavailable": f"{type(err).__name__}: {err}"}
+            self.info.value = self._report(result)
+            self.save_button.disabled = False
+        except Exception as err:  # shown in the panel: a thread's exception would otherwise vanish
+            self.error = err
+            self._set_status(f"Error: {type(err).__name__}: {err}", error=True)
+            self.info.value = f"<details><summary>traceback</summary><pre>{html.escape(traceback.format_exc())}</pre></details>"
+        finally:
+            self.run_button.disabled, self.stop_button.disabled = False, True
+
+    def _draw(self, cfg, content, style, image, title):
+        self.image.value = render_png(content, style, image, list(self.history), cfg, title)
+        self.frames += 1
+
+    def _report(self, result) -> str:
+        """The final losses and the quality metrics as an HTML table."""
+        last = result.history[-1] if result.history else {}
+        rows = [("steps", len(result.history), ""), ("stopped because", result.stop_reason, ""),
+                ("seconds", f"{result.seconds:.1f}", ""), ("backbone", result.backbone, "")]
+        rows += [(f"final {k} loss", f"{last[k]:.4g}", "") for k in ("total", "content", "style") if k in last]
+        labels = getattr(sys.modules.get(f"{__package__}.metrics"), "METRICS", {})
+        for k, v in self.metrics.items():
+            label, meaning = labels.get(k, (k, ""))
+            rows.append((label, f"{v:.4g}" if isinstance(v, float) else v, meaning))
+        cells = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+        return f"<table class='nst-metrics'><tr><th>after the run</th><th></th><th>higher means</th></tr>{cells}</table>"
+
+    def save(self):
+        """Write the last run's folder, as the command line does (Save button)."""
+        if self.result is None:
+            self._set_status("Nothing to save yet: press Run first", error=True)
+            return None
+        try:
+            extra = {"source": "explorer", **self.ran_images, "metrics": self.metrics}
+            folder = runs.save_run(self.result, root=self.out_root, extra=extra)
+        except (OSError, ValueError) as err:
+            self._set_status(f"Save failed: {err}", error=True)
+            return None
+        self.saved = folder
+        self._set_status(f"Saved to {folder}/")
+        return folder
+
+
+def measure(result, backbone) -> dict:
+    """nst_helpers.metrics.measure for a result, with the backbone it ran on (total loss left out:
+    the panel shows the final losses already)."""
+    from . import metrics
+    values = metrics.measure(result.image, result.content, result.style, backbone, result.history)
+    return {k: v for k, v in values.items() if k != "total_loss"}
