@@ -116,7 +116,7 @@ class ExplorerPanel:
         self.optimizer = W.Dropdown(options=OPTIMIZERS, description="optimiser", **BOX)
         self.content = W.Dropdown(options=files, value=pick("content.jpg"), description="content", **BOX)
         self.style = W.Dropdown(options=files, value=pick("style.jpg"), description="style", **BOX)
-        self.uploads = {w: W.FileUpload(accept="image/*", description=f"upload {w.description}")
+        self.uploads = {w: W.FileUpload(accept="image/*", description="upload", layout={"width": "110px"})
                         for w in (self.content, self.style)}
         self.run_button = W.Button(description="Run", button_style="success", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
@@ -126,7 +126,7 @@ class ExplorerPanel:
         self.image = W.Image(format="png", layout={"width": "100%", "max_width": "700px"})
         for name, w in self.controls().items():
             w.add_class(f"nst-{name.replace('_', '-')}")
-        for w, cls in ((self.run_button, "run"), (self.stop_button, "stop"), (self.save_button, "save"),
+        for w, cls in ((self.preset, "preset"), (self.run_button, "run"), (self.stop_button, "stop"), (self.save_button, "save"),
                        (self.status, "status"), (self.image, "figure"), (self.info, "info")):
             w.add_class(f"nst-{cls}")
         self._fill(start)
@@ -285,6 +285,7 @@ class ExplorerPanel:
         return not self.running
 
     def _work(self, cfg, content_src, style_src):
+        message, error = "Run ended", False
         try:
             self._set_status(f"Loading the {cfg.backbone} backbone and the images…")
             net = self._nets.get(cfg.backbone)
@@ -299,33 +300,34 @@ class ExplorerPanel:
                     self._draw(cfg, content, style, image, f"{cfg.name} on {net.name}: step {step}/{cfg.steps}")
                     left = row["elapsed"] / step * (cfg.steps - step)
                     if not self._stop.is_set():  # keep "Stopping…" visible
-                        self._set_status(f"Running {cfg.name} on {net.name} ({self.device}): step {step}/{cfg.steps} · "
-                                         f"loss {row['total']:.4g} · {row['elapsed']:.1f} s, about {_duration(left)} left")
+                        self._set_status(f"Running {cfg.name} on {net.name} ({self.device}): step {step}/{cfg.steps}"
+                                         f" · loss {row['total']:.4g} · {row['elapsed']:.1f} s, about {_duration(left)} left")
 
             self._set_status(f"Running {cfg.name} on {net.name} ({self.device}): starting…")
             result = transfer.run(content, style, cfg, callbacks=[on_step], callback_every=1, backbone=net,
                                   device=self.device, progress=False, stop_event=self._stop)
-            self.result = result
             h = result.history  # seconds per megapixel-step, from step 2 on (step 1 includes the set-up)
             if len(h) >= 5:
                 mpx_steps = sum(r["size"] ** 2 for r in h[1:]) / 1e6
                 self._speed[(net.name, self.device, cfg.optimizer)] = (h[-1]["elapsed"] - h[0]["elapsed"]) / mpx_steps
-            self._draw(cfg, content, style, result.image,
-                       f"{cfg.name} on {net.name}: {len(result.history)} steps ({result.stop_reason})")
-            self._set_status(f"Done in {result.seconds:.1f} s: {len(result.history)} steps ({result.stop_reason}) "
-                             f"on {net.name}, {self.device} · {summary(cfg)}")
+            message = (f"Done in {result.seconds:.1f} s: {len(h)} steps ({result.stop_reason}) on {net.name}, "
+                       f"{self.device} · {summary(cfg)}")
+            self._draw(cfg, content, style, result.image, f"{cfg.name} on {net.name}: {len(h)} steps ({result.stop_reason})")
+            self._set_status(f"Measuring the result of {len(h)} steps…")
             try:
                 self.metrics = measure(result, net)
             except Exception as err:  # a metric that fails must not hide the result
                 self.metrics = {"metrics unavailable": f"{type(err).__name__}: {err}"}
+            self.result = result
             self.info.value = self._report(result)
             self.save_button.disabled = False
         except Exception as err:  # shown in the panel: a thread's exception would otherwise vanish
             self.error = err
-            self._set_status(f"Error: {type(err).__name__}: {err}", error=True)
+            message, error = f"Error: {type(err).__name__}: {err}", True
             self.info.value = f"<details><summary>traceback</summary><pre>{html.escape(traceback.format_exc())}</pre></details>"
         finally:
             self.run_button.disabled, self.stop_button.disabled = False, True
+            self._set_status(message, error)  # last: whoever waits for "Done" finds the panel ready
 
     def _draw(self, cfg, content, style, image, title):
         self.image.value = render_png(content, style, image, list(self.history), cfg, title)

@@ -1,0 +1,185 @@
+"""The explorer in a real browser: JupyterLab + Debian's Chromium driven by Playwright.
+
+Checks what a headless test cannot: that the widgets render, that a slider change reaches the
+kernel, that Run updates the <img> while the kernel works, and that Stop is handled while a
+run is in progress (the run lives in a thread, so the kernel stays free for widget messages).
+Screenshots go to the test's tmp_path; the last one is also copied to /tmp/explorer_browser.png.
+Never downloads a browser: without /usr/bin/chromium the test is skipped, with the reason.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = "notebooks/05_interactive_explorer.ipynb"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+DEADLINE_S = 170  # the whole test, server start included; every wait below is bounded too
+TOKEN = "nst-browser-test"
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not found (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def deadline():
+    """Fail (not hang) if the whole test runs past DEADLINE_S: SIGALRM raises in the test's thread."""
+    def expired(signum, frame):
+        raise TimeoutError(f"browser test ran past its {DEADLINE_S} s deadline")
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(DEADLINE_S)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path, deadline):
+    """A JupyterLab server on 127.0.0.1 over a temporary copy of the notebook and images/."""
+    root = tmp_path / "root"
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / NOTEBOOK, root / NOTEBOOK)
+    shutil.copytree(ROOT / "images", root / "images")
+    home = tmp_path / "jupyter"
+    settings = home / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    # "Never" fetch news: no pop-up asking about it, and no request to the internet.
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    env = {**os.environ, "NST_SMOKE": "1", "MPLBACKEND": "Agg",
+           "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "JUPYTERLAB_SETTINGS_DIR": str(home / "lab-settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
+    port = free_port()
+    log = open(tmp_path / "jupyterlab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
+         f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"JupyterLab exited: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}"
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < end, "JupyterLab did not start within 60 s"
+                time.sleep(0.3)
+        yield url, root
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+        log.close()
+
+
+def kernel_idle(page) -> None:
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+        " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
+        " return k && k.status === 'idle'; }", timeout=60_000)
+
+
+def status_text(page) -> str:
+    return page.locator(".nst-status").inner_text()
+
+
+def wait_status(page, text: str, timeout_ms: int) -> None:
+    page.wait_for_function(
+        "t => { const e = document.querySelector('.nst-status'); return e && e.innerText.includes(t); }",
+        arg=text, timeout=timeout_ms)
+
+
+def type_into_readout(page, control: str, value: str) -> None:
+    """Type a value into a slider's editable readout, as a user does, and commit it with Enter."""
+    readout = page.locator(f".nst-{control} .widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(value)
+    page.keyboard.press("Enter")
+
+
+def test_explorer_in_jupyterlab(lab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url, root = lab
+    shots = []
+
+    def shot(name):
+        shots.append(tmp_path / f"{len(shots) + 1:02d}-{name}.png")
+        page.screenshot(path=str(shots[-1]), full_page=True)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 2000})
+            page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={TOKEN}", timeout=60_000)
+            page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+            kernel_idle(page)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            page.wait_for_selector(".nst-panel .nst-figure", timeout=60_000)
+            wait_status(page, "Ready", 30_000)
+            kernel_idle(page)
+            shot("ready")
+
+            # Stop while a run is in progress: the kernel must still handle the click.
+            # (baseline: Adam without early stopping, so only Stop can end 3000 steps early)
+            page.select_option(".nst-preset select", "baseline")
+            wait_status(page, "Ready: Baseline", 15_000)
+            type_into_readout(page, "steps", "3000")
+            wait_status(page, "3000 steps", 15_000)  # the kernel has the new value
+            before = page.locator(".nst-figure").get_attribute("src")
+            page.click(".nst-run")
+            wait_status(page, "step 1/3000", 60_000)
+            assert page.locator(".nst-run").is_disabled()
+            page.wait_for_function("s => document.querySelector('.nst-figure').src !== s", arg=before, timeout=30_000)
+            page.click(".nst-stop")
+            wait_status(page, "(stopped)", 60_000)
+            shot("stopped")
+            done = status_text(page)
+            steps_done = int(done.split(":")[1].split("steps")[0])
+            assert 0 < steps_done < 3000, done
+
+            # A slider change reaches the kernel, and Run redraws the figure with it.
+            page.select_option(".nst-preset select", "fast")  # smoke mode: 4 steps at 64 px
+            wait_status(page, "Ready: Fast", 15_000)
+            type_into_readout(page, "content-weight", "10")
+            wait_status(page, "content weight 10 ", 15_000)
+            wait_status(page, "4 steps", 15_000)
+            before = page.locator(".nst-figure").get_attribute("src")
+            page.click(".nst-run")
+            wait_status(page, "Done", 90_000)
+            assert page.locator(".nst-info table").is_visible()  # the metrics
+            after = page.locator(".nst-figure").get_attribute("src")
+            done = status_text(page)
+            assert "4 steps (completed)" in done and "content weight 10 " in done, done
+            assert after != before
+            assert not page.locator(".nst-run").is_disabled()
+            shot("done")
+        finally:
+            browser.close()
+    shutil.copy(shots[-1], "/tmp/explorer_browser.png")

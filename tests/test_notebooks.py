@@ -1,0 +1,163 @@
+"""The notebook suite's shape (what nbval cannot check) and the helpers the notebooks lean on:
+settings and smoke mode, re-using runs, the observation verdicts, the live loss plot."""
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nst_helpers import experiments, live, notebook
+from nst_helpers.config import preset
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CHECK = "# NBVAL_CHECK_OUTPUT"
+MAX_LINES = 15
+
+
+def test_the_suite_is_there():
+    names = {p.stem for p in NOTEBOOKS}
+    assert set(experiments.NOTEBOOKS) <= names
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+def nb(request):
+    return request.param, nbformat.read(request.param, as_version=4)
+
+
+def code_cells(book):
+    return [c for c in book.cells if c.cell_type == "code"]
+
+
+def test_small_with_kernelspec_and_a_lesson_first(nb):
+    path, book = nb
+    assert path.stat().st_size < 1_000_000
+    assert book.metadata["kernelspec"]["name"] == "python3"
+    assert book.cells[0].cell_type == "markdown" and book.cells[0].source.startswith("# ")
+    nbformat.validate(book)
+
+
+def test_first_code_cell_is_parameters_of_plain_literals(nb):
+    _, book = nb
+    first = code_cells(book)[0]
+    assert "parameters" in first.metadata.get("tags", [])
+    for stmt in ast.parse(first.source).body:
+        assert isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets), ast.dump(stmt)
+        ast.literal_eval(stmt.value)   # raises on anything but a literal
+
+
+def test_checked_cells_carry_outputs_and_the_rest_none(nb):
+    _, book = nb
+    checked = [c for c in code_cells(book) if CHECK in c.source]
+    assert len(checked) >= 2
+    for c in checked:
+        assert c.outputs and c.execution_count is not None, c.source
+        assert all(o.get("name") != "stderr" for o in c.outputs), c.source
+    for c in code_cells(book):
+        if CHECK not in c.source:
+            assert not c.outputs and c.execution_count is None, c.source
+
+
+def test_code_cells_are_short_and_define_nothing(nb):
+    _, book = nb
+    for c in code_cells(book):
+        tree = ast.parse(c.source)
+        defined = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))]
+        assert not defined, c.source
+        assert len([line for line in c.source.splitlines() if line.strip()]) <= MAX_LINES, c.source
+
+
+# --- settings and smoke mode -------------------------------------------------------------
+
+def test_smoke_mode_shrinks_runs_and_separates_their_folder(monkeypatch):
+    monkeypatch.setenv("NST_SMOKE", "1")
+    s = notebook.settings(preset="exp2", size=512, steps=5000)
+    cfg = s.config()
+    assert s.smoke and (cfg.size, cfg.steps) == (notebook.SMOKE["size"], notebook.SMOKE["steps"])
+    assert s.outputs == ROOT / "outputs" / "smoke"
+    assert cfg.snapshot_every * 2 <= cfg.steps   # a few snapshots even in a tiny run
+    monkeypatch.setenv("NST_SMOKE", "0")
+    assert not notebook.settings().smoke
+
+
+def test_recipes_keep_the_presets_weights(monkeypatch):
+    monkeypatch.delenv("NST_SMOKE", raising=False)
+    s = notebook.settings(preset="exp3")
+    fast, seed = s.config(), notebook.settings(preset="exp3", recipe="seed").config()
+    assert seed == preset("exp3")                       # the seed's preset, unchanged
+    assert (fast.optimizer, fast.size, fast.steps) == ("lbfgs", 256, 150)
+    for field in ("content_weight", "style_weight", "style_layers", "content_layer"):
+        assert getattr(fast, field) == getattr(seed, field)
+    assert s.content == ROOT / "images" / "content.jpg" and s.labels()["style_path"] == "images/style.jpg"
+    with pytest.raises(ValueError, match="recipe"):
+        notebook.settings(recipe="slow")
+    with pytest.raises(ValueError, match="preset"):
+        notebook.settings(preset="exp9")
+
+
+def test_latest_or_run_reuses_only_matching_runs(tmp_path, monkeypatch, effnet, capsys):
+    monkeypatch.delenv("NST_SMOKE", raising=False)
+    s = notebook.settings(size=64, steps=3, backbone="efficientnet_lite0", outputs=str(tmp_path))
+    first = experiments.latest_or_run(s, "exp1", effnet, progress=False)
+    again = experiments.latest_or_run(s, "exp1", effnet, progress=False)
+    assert not first["reused"] and again["reused"] and again["folder"] == first["folder"]
+    assert json.loads((first["folder"] / "config.json").read_text())["content_path"] == "images/content.jpg"
+    longer = notebook.settings(size=64, steps=4, backbone="efficientnet_lite0", outputs=str(tmp_path))
+    other = experiments.latest_or_run(longer, "exp1", effnet, progress=False)
+    assert not other["reused"] and len(other["history"]) == 4
+    assert "re-used" in capsys.readouterr().out
+
+
+# --- verdicts ------------------------------------------------------------------------------
+
+def rows(**changes):
+    base = dict(total_loss=1.0, ssim=0.5, content_distance=0.5, gram_distance=0.5, color_distance=0.1, tv=0.1, hf_energy=0.01)
+    out = {n: dict(base) for n in experiments.EXPERIMENTS}
+    for key, value in changes.items():
+        name, metric = key.split("__")
+        out[name][metric] = value
+    return out
+
+
+def verdict(table, name):
+    return experiments.observations(table, names=[name])[0]["verdict"]
+
+
+def test_observation_verdicts_follow_the_measurements():
+    assert verdict(rows(exp3__ssim=0.6, exp3__content_distance=0.3), "exp3") == "supported"
+    assert verdict(rows(exp3__ssim=0.6, exp3__content_distance=0.6), "exp3") == "partly supported"
+    assert verdict(rows(exp3__ssim=0.505, exp3__content_distance=0.499), "exp3") == "not supported"  # within 2 %
+    assert verdict(rows(exp2__ssim=0.4, exp2__content_distance=0.7), "exp2") == "supported"
+    assert verdict(rows(exp1__hf_energy=0.02, exp1__tv=0.2), "exp1") == "supported"
+    spread = rows(exp1__gram_distance=0.3, exp2__gram_distance=0.7, exp1__ssim=0.7, exp3__ssim=0.3)
+    assert verdict(spread, "baseline") == "supported"
+    assert verdict(rows(), "baseline") == "not supported"         # not strictly inside: ties
+    only_two = {k: v for k, v in rows().items() if k in ("baseline", "exp1")}
+    assert verdict(only_two, "baseline") == "not measured"
+    table = experiments.metrics_markdown(rows())
+    assert table.count("\n") == 2 + len(experiments.EXPERIMENTS) and "SSIM" in table
+
+
+# --- the live loss plot ----------------------------------------------------------------------
+
+class FakeHandle:
+    def __init__(self):
+        self.updates = 0
+
+    def update(self, obj):
+        assert obj.format == "png" and obj.data[:4] == b"\x89PNG"
+        self.updates += 1
+
+
+def test_live_plot_redraws_one_output_in_place(monkeypatch):
+    shown = []
+    monkeypatch.setattr(live, "display", lambda obj, display_id=False: shown.append(obj) or FakeHandle())
+    cfg = preset("baseline", steps=20)
+    plot = live.LiveLossPlot(cfg, every=5)
+    for step in range(1, 21):
+        plot(step, {"step": step, "total": 10.0 / step, "content": 1.0, "style": 1e-6 / step, "size": 64}, None)
+    plot(20, {"step": 20, "total": 0.5, "content": 1.0, "style": 1e-7, "size": 64}, None)   # the run's final call
+    plot.finish()
+    assert len(shown) == 1 and plot.handle.updates == 5   # steps 10, 15, 20, 20 again, finish
+    assert [r["step"] for r in plot.history] == list(range(1, 21))

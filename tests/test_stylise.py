@@ -1,0 +1,43 @@
+"""The calibrated baseline really stylises on the offline backbone: neither a copy nor noise."""
+import torch
+import torch.nn.functional as F
+
+from nst_helpers import losses, preset, run
+from nst_helpers.backbones import resolve_layers
+from nst_helpers.config import with_fast_recipe
+
+
+def _style_distance(net, image, style, cfg):
+    layers = resolve_layers(net, list(cfg.style_layers))
+    weights = dict(zip(layers, cfg.style_layers.values()))
+    with torch.no_grad():
+        grams = {k: losses.gram_matrix(v) for k, v in net(style, layers).items()}
+        return losses.style_loss(net(image, layers), grams, weights).item()
+
+
+def _edges(image):
+    """Sobel gradient magnitude of the luminance, (H-2)*(W-2) values."""
+    y = (0.299 * image[:, 0] + 0.587 * image[:, 1] + 0.114 * image[:, 2]).unsqueeze(1)
+    kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3)
+    gx, gy = F.conv2d(y, kx), F.conv2d(y, kx.transpose(2, 3))
+    return (gx ** 2 + gy ** 2).sqrt().flatten()
+
+
+def _blurred_corr(a, b):
+    """Pearson correlation of two images' edge maps after a 5x5 blur (structure, not texture)."""
+    ea, eb = (F.avg_pool2d(_edges(x).view(1, 1, x.shape[-2] - 2, -1), 5, 1).flatten() for x in (a, b))
+    return torch.corrcoef(torch.stack([ea, eb]))[0, 1].item()
+
+
+def test_baseline_weights_stylise_on_efficientnet(effnet):
+    from nst_helpers.images import load_image
+    content = load_image("images/content.jpg", max_size=128)
+    style = load_image("images/style.jpg", max_size=128)
+    cfg = with_fast_recipe(preset("baseline", backbone="efficientnet_lite0"), steps=60, size=128)
+    result = run(content, style, cfg, backbone=effnet, progress=False).image
+    before = _style_distance(effnet, content, style, cfg)
+    after = _style_distance(effnet, result, style, cfg)
+    assert after < before / 5, (before, after)            # it took on the style's statistics ...
+    assert _blurred_corr(result, content) > 0.5           # ... kept the photo's structure ...
+    assert _blurred_corr(result, content) > _blurred_corr(style, content) + 0.3
+    assert (result - content).abs().mean() > 0.05         # ... and is not a copy of it

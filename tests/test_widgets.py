@@ -1,0 +1,207 @@
+"""The explorer panel driven headlessly: controls -> config, Run/Stop/Save, the figure, errors."""
+import io
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nst_helpers.config import PRESET_TABLE, PRESETS, SEED_STYLE_LAYERS, StyleConfig, preset
+from nst_helpers.runs import read_history
+from nst_helpers.widgets import ExplorerPanel, render_png
+
+IMAGES = Path(__file__).resolve().parents[1] / "images"
+
+
+@pytest.fixture
+def make_panel(effnet, tmp_path):
+    panels = []
+
+    def make(**kw):
+        args = dict(images_dir=IMAGES, out_root=tmp_path / "outputs", backbone="efficientnet_lite0",
+                    backbones={"efficientnet_lite0": effnet}, device="cpu")
+        panel = ExplorerPanel(**{**args, **kw})
+        panels.append(panel)
+        return panel
+
+    yield make
+    for p in panels:  # never leave a run thread behind
+        p.stop()
+        p.wait(60)
+
+
+def png_size(data: bytes) -> tuple:
+    return Image.open(io.BytesIO(data)).size
+
+
+def wait_for(predicate, timeout=60.0):
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_the_preset_dropdown_fills_the_controls_from_the_preset_table(make_panel, name):
+    panel = make_panel(preset_name="exp3" if name != "exp3" else "exp1")
+    panel.preset.value = name  # as a user choosing it in the dropdown
+    row = PRESET_TABLE["baseline" if name == "fast" else name]  # fast has the baseline's weights
+    assert panel.content_weight.value == pytest.approx(row[0])
+    assert panel.style_weight.value == pytest.approx(row[1])
+    assert [panel.layer_sliders[n].value for n in SEED_STYLE_LAYERS] == pytest.approx(list(row[2:]))
+    ref = preset(name)
+    assert (panel.lr.value, panel.steps.value, panel.size.value, panel.optimizer.value) == \
+        (pytest.approx(ref.lr), ref.steps, ref.size, ref.optimizer)
+    assert panel.backbone.value == "efficientnet_lite0"  # a preset does not change the machine choice
+
+
+def test_default_is_fast_on_a_cpu_and_seed_presets_warn_that_they_are_slow(make_panel):
+    panel = make_panel()
+    assert panel.preset.value == "fast" and panel.size.value == 256 and panel.optimizer.value == "lbfgs"
+    assert "lower steps" not in panel.status.value
+    panel.preset.value = "baseline"  # keeps the seed's Adam settings, says what they cost
+    assert (panel.optimizer.value, panel.steps.value, panel.lr.value) == ("adam", 5000, pytest.approx(0.003))
+    assert "min on cpu" in panel.status.value and "lower steps" in panel.status.value
+    long = panel.estimate_seconds(panel.config())
+    panel.steps.value = 50
+    assert panel.estimate_seconds(panel.config()) == pytest.approx(long * 50 / 5000)
+    assert "lower steps" not in panel.status.value and "50 steps" in panel.status.value
+
+
+def test_sliders_cover_the_ranges_and_only_edit_the_config(make_panel):
+    panel = make_panel()
+    for slider, values in ((panel.content_weight, (0.1, 10)), (panel.style_weight, (1e3, 1e8)),
+                           (panel.lr, (1e-3, 1.0))):
+        for v in values:
+            slider.value = v
+            assert slider.value == pytest.approx(v)
+    assert all((s.min, s.max) == (0, 2) for s in panel.layer_sliders.values())
+    assert list(panel.layer_sliders) == list(SEED_STYLE_LAYERS)
+    sliders = [w for w in panel.controls().values() if hasattr(w, "continuous_update")]
+    assert len(sliders) == 10 and not any(w.continuous_update for w in sliders)
+    panel.content_weight.value = 5.0
+    assert panel.thread is None and panel.result is None  # nothing ran
+    assert panel.config().content_weight == 5.0
+
+
+def test_run_uses_the_slider_values_updates_the_figure_and_records_the_history(make_panel):
+    panel = make_panel(size=64, steps=6, update_every=2)
+    before = panel.image.value
+    panel.content_weight.value, panel.style_weight.value = 3.0, 2e5
+    panel.layer_sliders["conv3_1"].value = 1.7
+    panel.lr.value = 0.5
+    assert panel.run_button.click() is None and panel.run_button.disabled and not panel.stop_button.disabled
+    assert panel.wait(120)
+    r = panel.result
+    assert panel.error is None and r is not None
+    expected = preset("fast", content_weight=3.0, style_weight=2e5, lr=0.5, steps=6, size=64,
+                      backbone="efficientnet_lite0", optimizer="lbfgs", snapshot_every=1,
+                      style_layers=dict(zip(SEED_STYLE_LAYERS, (1.0, 0.8, 1.7, 0.3, 0.1))))
+    assert r.config == expected == panel.ran_config
+    assert [h["step"] for h in r.history] == [h["step"] for h in panel.history] == list(range(1, 7))
+    assert panel.frames == 5  # steps 1, 2, 4, 6 and the final picture
+    assert panel.image.value != before and png_size(panel.image.value) == png_size(before)
+    assert "Done" in panel.status.value and "content weight 3 " in panel.status.value
+    assert not panel.run_button.disabled and panel.stop_button.disabled and not panel.save_button.disabled
+
+
+def test_render_png_puts_content_style_and_result_side_by_side_over_the_losses():
+    solid = lambda rgb: torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, 40, 40)  # noqa: E731
+    history = [dict(step=i, total=10.0 / i, content=1.0 / i, style=1e-5 / i, size=40) for i in range(1, 9)]
+    png = render_png(solid((0, 1, 0)), solid((0, 0, 1)), solid((1, 0, 0)), history, preset("fast"), "t")
+    arr = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    h, w = arr.shape[:2]
+    top = arr[: int(0.55 * h)]
+    for frac, rgb in ((0.225, (0, 255, 0)), (0.53, (0, 0, 255)), (0.835, (255, 0, 0))):  # column centres
+        x = int(frac * w)
+        block = top[:, x - 5:x + 5].reshape(-1, 3)
+        assert (np.abs(block - rgb).sum(1) == 0).mean() > 0.5, rgb  # most of the column is that image
+    bottom = arr[int(0.6 * h):]
+    assert (np.abs(bottom - (255, 255, 255)).sum(-1) > 0).mean() > 0.02  # the loss axes are drawn
+
+
+def test_the_last_picture_is_the_final_result(make_panel):
+    panel = make_panel(size=64, steps=3)
+    panel.start()
+    assert panel.wait(120)
+    r = panel.result
+    title = f"fast on efficientnet_lite0: 3 steps ({r.stop_reason})"
+    assert panel.image.value == render_png(r.content, r.style, r.image, r.history, r.config, title)
+
+
+def test_metrics_are_measured_with_the_run_backbone(make_panel, effnet):
+    metrics = pytest.importorskip("nst_helpers.metrics")
+    panel = make_panel(size=64, steps=3)
+    panel.start()
+    assert panel.wait(120)
+    r = panel.result
+    expected = metrics.measure(r.image, r.content, r.style, effnet, r.history)
+    assert panel.metrics.keys() == expected.keys() - {"total_loss"}
+    for k, v in panel.metrics.items():
+        assert v == pytest.approx(expected[k])
+        assert f"{v:.4g}" in panel.info.value
+    assert f"{r.history[-1]['total']:.4g}" in panel.info.value  # the final total loss row
+
+
+def test_stop_ends_a_run_early_and_run_is_disabled_meanwhile(make_panel):
+    panel = make_panel(preset_name="baseline", size=64, steps=2000, update_every=1)
+    panel.run_button.click()
+    wait_for(lambda: len(panel.history) >= 1, timeout=60)
+    assert panel.running and panel.run_button.disabled
+    assert panel.start() is False  # a second Run while running is refused
+    panel.stop_button.click()
+    assert panel.wait(60)
+    assert panel.result.stop_reason == "stopped" and len(panel.result.history) < 2000
+    assert "(stopped)" in panel.status.value
+    panel.steps.value = 3  # the next run starts with a clear stop flag
+    panel.start()
+    assert panel.wait(60) and panel.result.stop_reason == "completed" and len(panel.result.history) == 3
+
+
+def test_save_writes_a_run_folder_like_the_command_line(make_panel, tmp_path):
+    panel = make_panel(size=64, steps=4)
+    assert panel.save_button.disabled and panel.save() is None and "Nothing to save" in panel.status.value
+    panel.start()
+    assert panel.wait(120)
+    panel.save_button.click()
+    folder = panel.saved
+    assert folder.parent == tmp_path / "outputs" / "fast" and str(folder) in panel.status.value
+    meta = json.loads((folder / "config.json").read_text())
+    assert StyleConfig.from_dict(meta["config"]) == panel.result.config
+    assert meta["source"] == "explorer" and meta["content_image"] == "content.jpg" and meta["steps_done"] == 4
+    assert [r["step"] for r in read_history(folder)] == [1, 2, 3, 4]
+    for name in ("final.png", "comparison.png", "loss.png", "progress.gif", "content.png", "style.png"):
+        assert (folder / name).is_file()
+
+
+def test_an_error_in_the_run_thread_shows_in_the_status_line(make_panel, tmp_path):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    (images / "broken.jpg").write_bytes(b"not a jpeg at all")
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(images / "style.jpg")
+    panel = make_panel(images_dir=images, size=64, steps=2)
+    panel.content.value = "broken.jpg"
+    assert "Image error" in panel.status.value  # the preview says so before any run
+    panel.start()
+    assert panel.wait(60)
+    assert panel.result is None and type(panel.error).__name__ == "ImageError"
+    assert "Error: ImageError" in panel.status.value and "broken.jpg" in panel.status.value
+    assert "Traceback" in panel.info.value and not panel.run_button.disabled
+
+
+def test_an_uploaded_image_becomes_the_content(make_panel):
+    panel = make_panel(size=64, steps=1)
+    buf = io.BytesIO()
+    Image.new("RGB", (80, 64), (10, 120, 240)).save(buf, format="PNG")
+    panel.uploads[panel.content].value = ({"name": "blue.png", "type": "image/png", "size": buf.tell(),
+                                           "content": memoryview(buf.getvalue()), "last_modified": datetime.now(timezone.utc)},)
+    assert panel.content.value == "upload: blue.png" and "content.jpg" in panel.content.options
+    panel.start()
+    assert panel.wait(60)
+    c = panel.result.content
+    assert tuple(c.shape) == (1, 3, 51, 64)  # 80x64 scaled to a longest side of 64
+    assert c.mean(dim=(0, 2, 3)).tolist() == pytest.approx([10 / 255, 120 / 255, 240 / 255], abs=2e-3)
