@@ -15,11 +15,13 @@ import io
 import sys
 import threading
 import traceback
+import weakref
 from pathlib import Path
 
 import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from . import images, optim, runs, transfer
 from .backbones import choose_backbone, load_backbone
@@ -83,13 +85,20 @@ class ExplorerPanel:
 
     preset_name: the starting preset (None: "fast" on a CPU, "baseline" on a GPU); size, steps:
     fixed values applied over every preset (smoke mode: tiny runs); images_dir: the images to
-    choose from (None: images/ or ../images/); out_root: where Save writes (None: outputs/ next to
-    images/); backbones: {name: module}
-    already loaded; update_every: steps between figure updates (None: 3 for L-BFGS, 10 for Adam).
+    choose from (None: images/ or ../images/); out_root: where Save writes (None: outputs/ next
+    to images/); backbones: {name: module} already loaded; update_every: steps between figure
+    updates (None: 3 for L-BFGS, 10 for Adam). The run's state: result, history (rows so far),
+    metrics, error, frames (figure updates), saved (the last folder Save wrote). Making a panel
+    stops the runs of earlier ones: re-running the notebook cell leaves no run behind.
     """
+
+    _panels = weakref.WeakSet()  # every panel made, so re-running its cell stops the old one's run
 
     def __init__(self, preset_name=None, images_dir=None, out_root=None, backbone="auto",
                  size=None, steps=None, device=None, backbones=None, update_every=None):
+        for old in list(ExplorerPanel._panels):
+            old.stop()
+        ExplorerPanel._panels.add(self)
         self.device = str(transfer.pick_device(device))
         # images/ here or one up: the same call works from the project root and from notebooks/
         self.images_dir = Path(images_dir or next((d for d in ("images", "../images") if Path(d).is_dir()), "images"))
@@ -98,7 +107,7 @@ class ExplorerPanel:
         self.fixed = {k: v for k, v in (("size", size), ("steps", steps)) if v is not None}
         self._nets, self._speed, self._uploads = dict(backbones or {}), {}, {}
         self.result = self.error = self.thread = self.saved = None
-        self.metrics = {}
+        self.metrics, self.ran_images = {}, {}
         self._filling = False
         self.history, self.ran_config, self.frames = [], None, 0
         self._stop = threading.Event()
@@ -124,11 +133,10 @@ class ExplorerPanel:
         self.status = W.HTML()
         self.info = W.HTML()
         self.image = W.Image(format="png", layout={"width": "100%", "max_width": "700px"})
-        for name, w in self.controls().items():
+        others = dict(preset=self.preset, run=self.run_button, stop=self.stop_button, save=self.save_button,
+                      status=self.status, figure=self.image, info=self.info)
+        for name, w in {**self.controls(), **others}.items():  # CSS handles for the browser test
             w.add_class(f"nst-{name.replace('_', '-')}")
-        for w, cls in ((self.preset, "preset"), (self.run_button, "run"), (self.stop_button, "stop"), (self.save_button, "save"),
-                       (self.status, "status"), (self.image, "figure"), (self.info, "info")):
-            w.add_class(f"nst-{cls}")
         self._fill(start)
         self.preset.observe(lambda ch: self._fill(ch["new"]), "value")
         for w in self.controls().values():
@@ -225,6 +233,9 @@ class ExplorerPanel:
         self.status.value = f"<span style='{style}'>{html.escape(text)}</span>"
 
     def _source(self, chooser):
+        """The chosen image: an uploaded PIL image or a path in images_dir."""
+        if chooser.value is None:
+            raise images.ImageError(f"no images in {self.images_dir}/: upload a {chooser.description} image")
         return self._uploads.get(chooser.value) or self.images_dir / chooser.value
 
     def _uploaded(self, chooser, files):
@@ -232,7 +243,6 @@ class ExplorerPanel:
             return
         f = files[0]
         try:
-            from PIL import Image
             pil = Image.open(io.BytesIO(bytes(f["content"])))
             pil.load()
         except Exception as err:  # a bad upload must say so, not vanish

@@ -124,7 +124,7 @@ def type_into_readout(page, control: str, value: str) -> None:
 
 
 def test_explorer_in_jupyterlab(lab, tmp_path):
-    from playwright.sync_api import sync_playwright
+    sync_playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright").sync_playwright
 
     url, root = lab
     shots = []

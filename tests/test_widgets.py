@@ -205,3 +205,23 @@ def test_an_uploaded_image_becomes_the_content(make_panel):
     c = panel.result.content
     assert tuple(c.shape) == (1, 3, 51, 64)  # 80x64 scaled to a longest side of 64
     assert c.mean(dim=(0, 2, 3)).tolist() == pytest.approx([10 / 255, 120 / 255, 240 / 255], abs=2e-3)
+
+
+def test_a_bad_upload_or_no_images_says_so(make_panel, tmp_path):
+    panel = make_panel(size=64, steps=1)
+    panel.uploads[panel.style].value = ({"name": "notes.png", "type": "image/png", "size": 5,
+                                         "content": memoryview(b"hello"), "last_modified": datetime.now(timezone.utc)},)
+    assert "Could not read notes.png" in panel.status.value and panel.style.value == "style.jpg"
+    (tmp_path / "empty").mkdir()
+    empty = make_panel(images_dir=tmp_path / "empty")
+    assert empty.content.value is None and "upload a content image" in empty.status.value
+    assert empty.start() is False and empty.thread is None
+
+
+def test_a_new_panel_stops_the_run_of_the_old_one(make_panel):
+    """Re-running the notebook cell must not leave the old panel's run going in the background."""
+    old = make_panel(preset_name="baseline", size=64, steps=2000, update_every=1)
+    old.start()
+    wait_for(lambda: len(old.history) >= 1, timeout=60)
+    make_panel()
+    assert old.wait(60) and old.result.stop_reason == "stopped"
