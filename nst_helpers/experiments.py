@@ -16,24 +16,12 @@ import time
 from pathlib import Path
 
 from . import metrics, runs, transfer
-from .config import PRESET_DESCRIPTIONS, PRESET_TABLE, SEED_STYLE_LAYERS
-from .efficientnet import STYLE_LAYER_MAP
 
 EXPERIMENTS = ("baseline", "exp1", "exp2", "exp3")
 NOTEBOOKS = ("00_baseline", "01_exp1_early_layers", "02_exp2_balanced", "03_exp3_content_details",
              "04_compare_experiments")
 GOOD_ENDINGS = ("completed", "early_stop")   # a stopped or diverged run is never re-used
 TOL = 0.02                                   # relative difference below which two values count as equal
-
-# What each VGG19 layer of the presets responds to (Gatys et al. 2016, Fig. 1 and 2).
-LAYER_NOTES = {
-    "conv1_1": "colours and the finest edges (1 px)",
-    "conv2_1": "small strokes and textures",
-    "conv3_1": "texture motifs a few strokes wide",
-    "conv4_1": "larger patterns and parts of objects",
-    "conv5_1": "the largest, most abstract arrangements",
-    "conv4_2": "object layout (the content layer)",
-}
 
 # The seed's expectation per preset, and the measurements that would support it:
 # (metric, "higher" | "lower" than the baseline, or "between" the experiments' extremes).
@@ -43,38 +31,6 @@ OBSERVATIONS = {
     "exp2": ("subtle content preservation", [("ssim", "lower"), ("content_distance", "higher")]),
     "exp3": ("more content details", [("ssim", "higher"), ("content_distance", "lower")]),
 }
-
-
-def _w(v: float) -> str:
-    """A weight as the seed writes it: 1e6, 5e5, 0.54."""
-    return f"{v:.0e}".replace("e+0", "e") if v >= 1000 else f"{v:g}"
-
-
-def preset_table(names=EXPERIMENTS) -> str:
-    """The seed's experiment matrix (weights and expectation) as a fixed-width text table."""
-    head = f"{'preset':9}{'content':>8}{'style':>8}" + "".join(f"{n:>8}" for n in SEED_STYLE_LAYERS) + "  seed's expectation"
-    lines = [head]
-    for name in names:
-        cw, sw, *lw = PRESET_TABLE[name]
-        expect = PRESET_DESCRIPTIONS[name].split(": ")[-1]
-        lines.append(f"{name:9}{_w(cw):>8}{_w(sw):>8}" + "".join(f"{w:>8g}" for w in lw) + f"  {expect}")
-    return "\n".join(lines)
-
-
-def layer_table() -> str:
-    """The presets' VGG19 layers, what each responds to, and the EfficientNet-Lite0 layer standing in."""
-    rows = [f"{'VGG19':9}{'role':9}{'responds to':42}efficientnet_lite0"]
-    for name in (*SEED_STYLE_LAYERS, "conv4_2"):
-        role = "content" if name == "conv4_2" else "style"
-        rows.append(f"{name:9}{role:9}{LAYER_NOTES[name]:42}{STYLE_LAYER_MAP[name]}")
-    return "\n".join(rows)
-
-
-def weight_changes(name: str) -> str:
-    """How preset `name` differs from the baseline, one line per changed weight."""
-    base, new = PRESET_TABLE["baseline"], PRESET_TABLE[name]
-    labels = ("content weight", "style weight", *SEED_STYLE_LAYERS)
-    return "\n".join(f"{lab:15}{_w(b):>5} -> {_w(n):<5}(x{n / b:.2g})" for lab, b, n in zip(labels, base, new) if b != n)
 
 
 def save_result(result, s) -> Path:

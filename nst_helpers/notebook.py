@@ -1,5 +1,5 @@
-"""What the notebooks share: their settings (with the NST_SMOKE switch), showing figures and
-tables, a run with a live loss plot, and picture grids for comparing runs.
+"""What the notebooks share: their settings (with the NST_SMOKE switch), the seed's tables as
+text, showing figures and tables, a run with a live loss plot, and grids for comparing runs.
 
     s = settings(content="images/content.jpg", style="images/style.jpg", preset="baseline")
     result, folder = run_live(s, "baseline", load_backbone(s.backbone))
@@ -15,13 +15,25 @@ from IPython.display import Image, Markdown, display
 from matplotlib.figure import Figure
 
 from . import config as cfgmod
-from . import runs, transfer
-from .experiments import save_result
+from . import transfer
+from .config import PRESET_DESCRIPTIONS, PRESET_TABLE, SEED_STYLE_LAYERS
+from .efficientnet import STYLE_LAYER_MAP
+from .experiments import EXPERIMENTS, save_result
 from .images import resize_to, to_pil
 from .live import LiveLossPlot, figure_png
 
 SMOKE = {"size": 64, "steps": 15}   # NST_SMOKE=1: a tiny image and a few steps, for CI
 RECIPES = ("fast", "seed")
+
+# What each VGG19 layer of the presets responds to (Gatys et al. 2016, Fig. 1 and 2).
+LAYER_NOTES = {
+    "conv1_1": "colours and the finest edges (1 px)",
+    "conv2_1": "small strokes and textures",
+    "conv3_1": "texture motifs a few strokes wide",
+    "conv4_1": "larger patterns and parts of objects",
+    "conv5_1": "the largest, most abstract arrangements",
+    "conv4_2": "object layout (the content layer)",
+}
 
 
 def project_root(start=None) -> Path:
@@ -97,6 +109,38 @@ def settings(content="images/content.jpg", style="images/style.jpg", preset="bas
     return s
 
 
+def _w(v: float) -> str:
+    """A weight as the seed writes it: 1e6, 5e5, 0.54."""
+    return f"{v:.0e}".replace("e+0", "e") if v >= 1000 else f"{v:g}"
+
+
+def preset_table(names=EXPERIMENTS) -> str:
+    """The seed's experiment matrix (weights and expectation) as a fixed-width text table."""
+    head = f"{'preset':9}{'content':>8}{'style':>8}" + "".join(f"{n:>8}" for n in SEED_STYLE_LAYERS) + "  seed's expectation"
+    lines = [head]
+    for name in names:
+        cw, sw, *lw = PRESET_TABLE[name]
+        expect = PRESET_DESCRIPTIONS[name].split(": ")[-1]
+        lines.append(f"{name:9}{_w(cw):>8}{_w(sw):>8}" + "".join(f"{w:>8g}" for w in lw) + f"  {expect}")
+    return "\n".join(lines)
+
+
+def layer_table() -> str:
+    """The presets' VGG19 layers, what each responds to, and the EfficientNet-Lite0 layer standing in."""
+    rows = [f"{'VGG19':9}{'role':9}{'responds to':42}efficientnet_lite0"]
+    for name in (*SEED_STYLE_LAYERS, "conv4_2"):
+        role = "content" if name == "conv4_2" else "style"
+        rows.append(f"{name:9}{role:9}{LAYER_NOTES[name]:42}{STYLE_LAYER_MAP[name]}")
+    return "\n".join(rows)
+
+
+def weight_changes(name: str) -> str:
+    """How preset `name` differs from the baseline, one line per changed weight."""
+    base, new = PRESET_TABLE["baseline"], PRESET_TABLE[name]
+    labels = ("content weight", "style weight", *SEED_STYLE_LAYERS)
+    return "\n".join(f"{lab:15}{_w(b):>5} -> {_w(n):<5}(x{n / b:.2g})" for lab, b, n in zip(labels, base, new) if b != n)
+
+
 def show(fig: Figure, dpi: int = 80) -> None:
     """Display a matplotlib Figure as a PNG (a bare Figure has no image repr in a kernel)."""
     display(figure_png(fig, dpi))
@@ -149,8 +193,9 @@ def loss_overlay(histories: dict, width: float = 13.0) -> Figure:
     for key, ax, title in zip(("total", "content", "style"), axes,
                               ("total loss (own weights)", "content loss (unweighted)", "style loss (unweighted)")):
         for label, history in histories.items():
-            ax.plot([r["step"] for r in history], [max(float(r[key]), 1e-12) for r in history], label=label)
-        ax.set(yscale="log", xlabel="step", title=title)
+            ax.plot([r["step"] for r in history], [max(float(r[key]), 1e-12 if key != "content" else 0.0) for r in history], label=label)
+        # content starts at 0 (the image starts as the photo): linear; the others span decades: log
+        ax.set(yscale="linear" if key == "content" else "log", xlabel="step", title=title)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize="small")
     return fig
