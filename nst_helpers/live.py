@@ -9,19 +9,15 @@ handle.update(...), so the cell keeps a single output (no flicker, no pile of pl
 It is sent as a PNG because a bare matplotlib Figure (no pyplot) has no image repr of its
 own in a kernel.
 """
-import io
-
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
-from .plots import draw_losses
+from .plots import draw_losses, png_bytes
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> Image:
     """A Figure rendered to an IPython PNG Image (displays the same in any kernel/backend)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return Image(data=buf.getvalue(), format="png")
+    return Image(data=png_bytes(fig, dpi), format="png")
 
 
 class LiveLossPlot:

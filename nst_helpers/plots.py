@@ -1,10 +1,13 @@
 """Pictures of a run: side-by-side comparison, loss curves, snapshot grid, progress GIF.
 
 Figures are built with matplotlib's object API (no pyplot state), so they work the same
-in a notebook, a thread or a headless CI run; a notebook shows them by displaying them.
+in a notebook, a thread or a headless CI run. A bare Figure has no image repr in a kernel
+where pyplot was never imported: notebooks show them as PNGs (png_bytes, notebook.show).
 """
+import io
 import math
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .images import resize_to, to_pil
@@ -39,7 +42,9 @@ def draw_losses(ax, history: list, config, label_prefix: str = "") -> None:
     """Total, content and style loss (weighted, log scale) against the step, on `ax`."""
     steps = [r["step"] for r in history]
     for name, values in weighted_terms(history, config).items():
-        ax.plot(steps, [max(v, 1e-12) for v in values], label=label_prefix + name)
+        # a term that is exactly 0 (content at step 1 when starting from the photo) has no
+        # place on a log axis: leave it out rather than stretch the axis down to a floor
+        ax.plot(steps, [v if v > 0 else float("nan") for v in values], label=label_prefix + name)
     changes = [r["step"] for a, r in zip(history, history[1:]) if r["size"] != a["size"]]
     for s in changes:  # mark where a multi-scale run moved to a finer scale
         ax.axvline(s, color="grey", lw=0.8, ls=":")
@@ -71,6 +76,45 @@ def snapshot_grid(snapshots: dict, columns: int = 5, width: float = 12.0) -> Fig
     for ax, s in zip(axes, steps):
         _show(ax, snapshots[s], f"step {s}")
     return fig
+
+
+def png_bytes(fig: Figure, dpi: int = 80) -> bytes:
+    """The figure rendered to PNG bytes with its own Agg canvas (no pyplot: safe in a thread)."""
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def explorer_png(content, style, current, history, config, title="", dpi=72) -> bytes:
+    """content | style | current result over the loss curves, as PNG bytes.
+
+    content, style, current: (1, 3, H, W) in [0, 1] (current may be None); history: rows of
+    transfer.run. A fresh Figure each time: no shared state between threads.
+    """
+    fig = Figure(figsize=(9.6, 6.4))  # fixed margins: constrained layout would double the draw time
+    grid = fig.add_gridspec(2, 3, height_ratios=(1.0, 0.75), left=0.08, right=0.98, top=0.9, bottom=0.08,
+                            wspace=0.05, hspace=0.2)
+    for col, (img, name) in enumerate(((content, "content"), (style, "style"), (current, "result"))):
+        ax = fig.add_subplot(grid[0, col])
+        ax.axis("off")
+        ax.set_title(name)
+        if img is None:
+            ax.text(0.5, 0.5, "appears here", ha="center", va="center", transform=ax.transAxes)
+        else:
+            pil = to_pil(img)
+            pil.thumbnail((256, 256))  # a third of a 700 px figure: smaller draws faster
+            ax.imshow(pil)
+    ax = fig.add_subplot(grid[1, :])
+    if history:
+        draw_losses(ax, history, config)
+    else:
+        ax.text(0.5, 0.5, "loss curves appear here after Run", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    return png_bytes(fig, dpi)  # dpi 72: ~690x460 px
+
 
 
 def save_gif(snapshots: dict, path, frame_ms: int = 400) -> None:

@@ -19,14 +19,12 @@ import weakref
 from pathlib import Path
 
 import ipywidgets as W
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from PIL import Image
 
 from . import images, optim, runs, transfer
 from .backbones import choose_backbone, load_backbone
 from .config import BACKBONES, OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, SEED_STYLE_LAYERS, preset
-from .plots import draw_losses
+from .plots import explorer_png
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Rough CPU/GPU cost of one optimiser step per megapixel (s); a panel replaces a guess by
@@ -35,39 +33,6 @@ SECONDS_PER_MPX_STEP = {("efficientnet_lite0", "cpu"): 1.0, ("vgg19", "cpu"): 15
 GPU_SECONDS_PER_MPX_STEP, LBFGS_FACTOR = 0.02, 2.5
 BOX = dict(style={"description_width": "110px"}, layout={"width": "330px"})
 SLIDER = dict(continuous_update=False, **BOX)  # the kernel hears of a slider when it is let go
-
-
-def render_png(content, style, current, history, config, title="", dpi=72) -> bytes:
-    """content | style | current result over the loss curves, as PNG bytes.
-
-    content, style, current: (1, 3, H, W) in [0, 1] (current may be None); history: rows of
-    transfer.run. A fresh Figure each time: no shared state between threads.
-    """
-    fig = Figure(figsize=(9.6, 6.4))  # fixed margins: constrained layout would double the draw time
-    grid = fig.add_gridspec(2, 3, height_ratios=(1.0, 0.75), left=0.08, right=0.98, top=0.9, bottom=0.08,
-                            wspace=0.05, hspace=0.2)
-    for col, (img, name) in enumerate(((content, "content"), (style, "style"), (current, "result"))):
-        ax = fig.add_subplot(grid[0, col])
-        ax.axis("off")
-        ax.set_title(name)
-        if img is None:
-            ax.text(0.5, 0.5, "appears here", ha="center", va="center", transform=ax.transAxes)
-        else:
-            pil = images.to_pil(img)
-            pil.thumbnail((256, 256))  # a third of a 700 px figure: smaller draws faster
-            ax.imshow(pil)
-    ax = fig.add_subplot(grid[1, :])
-    if history:
-        draw_losses(ax, history, config)
-    else:
-        ax.text(0.5, 0.5, "loss curves appear here after Run", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xticks([]), ax.set_yticks([])
-    if title:
-        fig.suptitle(title)
-    buf = io.BytesIO()
-    FigureCanvasAgg(fig)  # attaches an Agg canvas: no pyplot, safe in a thread
-    fig.savefig(buf, format="png", dpi=dpi)  # dpi 72: ~690x460 px
-    return buf.getvalue()
 
 
 def summary(cfg) -> str:
@@ -259,7 +224,7 @@ class ExplorerPanel:
         except (ValueError, OSError) as err:
             self._set_status(f"Image error: {err}", error=True)
             return
-        self.image.value = render_png(c, s, None, [], None, title="press Run to start")
+        self.image.value = explorer_png(c, s, None, [], None, title="press Run to start")
 
     def start(self) -> bool:
         """Start a run with the current settings in a background thread (Run button)."""
@@ -340,7 +305,7 @@ class ExplorerPanel:
             self._set_status(message, error)  # last: whoever waits for "Done" finds the panel ready
 
     def _draw(self, cfg, content, style, image, title):
-        self.image.value = render_png(content, style, image, list(self.history), cfg, title)
+        self.image.value = explorer_png(content, style, image, list(self.history), cfg, title)
         self.frames += 1
 
     def _report(self, result) -> str:

@@ -12,7 +12,8 @@ from PIL import Image
 
 from nst_helpers.config import PRESET_TABLE, PRESETS, SEED_STYLE_LAYERS, StyleConfig, preset
 from nst_helpers.runs import read_history
-from nst_helpers.widgets import ExplorerPanel, render_png
+from nst_helpers.plots import explorer_png
+from nst_helpers.widgets import ExplorerPanel
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 
@@ -112,7 +113,7 @@ def test_run_uses_the_slider_values_updates_the_figure_and_records_the_history(m
 def test_render_png_puts_content_style_and_result_side_by_side_over_the_losses():
     solid = lambda rgb: torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, 40, 40)  # noqa: E731
     history = [dict(step=i, total=10.0 / i, content=1.0 / i, style=1e-5 / i, size=40) for i in range(1, 9)]
-    png = render_png(solid((0, 1, 0)), solid((0, 0, 1)), solid((1, 0, 0)), history, preset("fast"), "t")
+    png = explorer_png(solid((0, 1, 0)), solid((0, 0, 1)), solid((1, 0, 0)), history, preset("fast"), "t")
     arr = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
     h, w = arr.shape[:2]
     top = arr[: int(0.55 * h)]
@@ -130,7 +131,7 @@ def test_the_last_picture_is_the_final_result(make_panel):
     assert panel.wait(120)
     r = panel.result
     title = f"fast on efficientnet_lite0: 3 steps ({r.stop_reason})"
-    assert panel.image.value == render_png(r.content, r.style, r.image, r.history, r.config, title)
+    assert panel.image.value == explorer_png(r.content, r.style, r.image, r.history, r.config, title)
 
 
 def test_metrics_are_measured_with_the_run_backbone(make_panel, effnet):
