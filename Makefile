@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	NST_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests $(wildcard notebooks/*.ipynb) \
-	    --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	    --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=10
 
 experiments: $(STAMP)
 	$(PY) -m nst_helpers.experiments

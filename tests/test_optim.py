@@ -23,7 +23,7 @@ def _quadratic_descent(optimizer: str, schedule: str, steps: int = 30) -> tuple[
         loss = opt.step(closure)
         seen.append(float(loss.detach()))
         optim.scheduler_step(sched, seen[-1])
-    return seen[0], float(((x - 3) ** 2).sum())
+    return seen[0], float(((x.detach() - 3) ** 2).sum())
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
