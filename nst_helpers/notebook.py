@@ -83,7 +83,7 @@ class Settings:
     def describe(self) -> str:
         cfg = self.config()
         mode = "SMOKE MODE (NST_SMOKE=1): tiny image, few steps, for CI only\n" if self.smoke else ""
-        how = ("fast recipe: the preset's weights, L-BFGS multi-scale" if self.recipe == "fast"
+        how = ("fast recipe: the preset's weights, L-BFGS" if self.recipe == "fast"
                else "seed recipe: Adam lr 0.003, unchanged")
         return (f"{mode}preset {cfg.name}, {how}: {cfg.steps} steps at {cfg.size} px, "
                 f"snapshot every {cfg.snapshot_every}, backbone {self.backbone}\n"

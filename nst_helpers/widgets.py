@@ -30,7 +30,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Rough CPU/GPU cost of one optimiser step per megapixel (s); a panel replaces a guess by
 # what its own runs measured. L-BFGS steps cost ~2 evaluations plus a line search.
 SECONDS_PER_MPX_STEP = {("efficientnet_lite0", "cpu"): 1.0, ("vgg19", "cpu"): 15.0}
-GPU_SECONDS_PER_MPX_STEP, LBFGS_FACTOR = 0.02, 2.5
+GPU_SECONDS_PER_MPX_STEP, LBFGS_FACTOR = 0.02, 1.2  # an L-BFGS step ~ 1.2 Adam steps (benchmarks)
 BOX = dict(style={"description_width": "110px"}, layout={"width": "330px"})
 SLIDER = dict(continuous_update=False, **BOX)  # the kernel hears of a slider when it is let go
 

@@ -84,4 +84,5 @@ def test_fast_recipe_keeps_the_weights_and_takes_the_optimiser():
     assert (cfg.name, cfg.content_weight, cfg.style_weight, cfg.style_layers, cfg.seed) == \
         ("exp3", 2.0, 5e5, preset("exp3").style_layers, 2)
     assert (cfg.optimizer, cfg.scales, cfg.scale_steps, cfg.steps) == (fast.optimizer, fast.scales, fast.scale_steps, 20)
-    assert sum(preset("fast", steps=7).scale_steps) == 7
+    assert preset("fast").replace(steps=7).steps == 7
+    assert sum(preset("fast", steps=7, scales=2, scale_steps=[3, 4]).scale_steps) == 7
