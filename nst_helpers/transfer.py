@@ -119,14 +119,15 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
             h, w = content_full.shape[-2:]
             hw = (max(1, round(h * size / cfg.size)), max(1, round(w * size / cfg.size)))
             content_s = images.resize_to(content_full, hw).to(dev)
+            style_s = images.resize_to(style_full, hw).to(dev)
             with torch.no_grad(), autocast_for(dev, cfg.mixed_precision):
                 c_target = net(_nhwc(content_s), [content_layer])[content_layer].float()
-                s_feats = net(_nhwc(images.resize_to(style_full, hw).to(dev)), list(style_weights))
+                s_feats = net(_nhwc(style_s), list(style_weights))
                 grams = {k: losses.gram_matrix(v) for k, v in s_feats.items()}
-            if x is None:
-                start = {"content": content_s, "style": images.resize_to(style_full, hw).to(dev),
-                         "noise": torch.rand(1, 3, *hw, generator=torch.Generator().manual_seed(cfg.seed)).to(dev)}
-                x = start[cfg.init]
+            if x is None and cfg.init == "noise":
+                x = torch.rand(1, 3, *hw, generator=torch.Generator().manual_seed(cfg.seed)).to(dev)
+            elif x is None:
+                x = content_s if cfg.init == "content" else style_s
             else:
                 x = images.resize_to(x, hw)
             z = ((x - mean) / std).detach().requires_grad_(True)
