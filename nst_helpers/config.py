@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 SEED_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 OPTIMIZERS = ("adam", "lbfgs")
 SCHEDULES = ("constant", "cosine", "step", "plateau")
-INITS = ("content", "noise", "style")
+INITS = ("content", "noise", "style", "content_in_style_colours")
+GRAM_NORMS = ("seed", "size_independent")   # losses.GRAM_NORMS (config imports no torch)
 BACKBONES = ("auto", "vgg19", "efficientnet_lite0")
 
 # The seed's experiment matrix, value for value.
@@ -41,6 +42,8 @@ class StyleConfig:
     style_weight: float = 1e6
     style_layers: dict = field(default_factory=lambda: dict(zip(SEED_STYLE_LAYERS, PRESET_TABLE["baseline"][2:])))
     content_layer: str = "conv4_2"
+    gram_norm: str = "seed"          # "seed": the seed's unnormalised Gram loss; "size_independent"
+                                     # (see losses.py: what each does to the balance of the layers)
     tv_weight: float = 0.0           # total-variation smoothing (the seed had none)
     optimizer: str = "adam"          # "adam" (the seed's) or "lbfgs" (Gatys et al.'s)
     lr: float = 0.003                # ImageNet-normalised units, see module docstring
@@ -114,7 +117,7 @@ def validate(cfg: StyleConfig) -> None:
         v = getattr(cfg, name)
         if not isinstance(v, int) or isinstance(v, bool) or v < lo:
             _bad(name, f"must be an integer >= {lo}, got {v!r}")
-    for name, allowed in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES), ("init", INITS),
+    for name, allowed in (("optimizer", OPTIMIZERS), ("gram_norm", GRAM_NORMS), ("lr_schedule", SCHEDULES), ("init", INITS),
                           ("backbone", BACKBONES), ("pooling", ("max", "avg"))):
         if getattr(cfg, name) not in allowed:
             _bad(name, f"must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")

@@ -1,39 +1,73 @@
 """The Gatys et al. losses: content (feature MSE), style (Gram MSE), total variation.
 
-Normalisation (the seed names the losses but not their scaling; we use the PyTorch
-tutorial's, for which the seed's weights, content 1 and style 1e6, are the usual ones):
-    F       = activations of one layer reshaped to (C, H*W)
-    G(F)    = F F^T / (C*H*W)                      (C, C); independent of image size
-    content = mean((F_target - F_content)^2)        over all C*H*W entries
-    style   = sum_l w_l * mean((G_target,l - G_style,l)^2)   over the C_l^2 entries
+Two normalisations of the style term, chosen by StyleConfig.gram_norm (F = one layer's
+activations reshaped to (C, H*W)):
+
+    "seed"             G = F F^T (not normalised)
+                       style_l = mean((G_target - G_style)^2) / (C*H*W)
+                       The Udacity notebook the seed comes from; its weights (content 1,
+                       style 1e6, conv1_1..conv5_1 = 1 .. 0.1) were tuned for this on VGG19.
+                       A layer's term grows with C*H*W (bigger images, earlier layers).
+    "size_independent" G = F F^T / (C*H*W)
+                       style_l = mean((G_target - G_style)^2)
+                       The PyTorch tutorial's: each layer's term is C*H*W times smaller than
+                       the seed's, the same at any image size, and the early layers lose
+                       the dominance they had.
+
+    content = mean((F_target - F_content)^2)        over all C*H*W entries (both)
+    style   = sum_l w_l * style_l
     tv      = mean |x[i+1,j] - x[i,j]| + mean |x[i,j+1] - x[i,j]|   (anisotropic, L1)
-All of them are computed in float32 even when the backbone ran in bf16/fp16.
+
+All of them are computed in float32 with autocast off, even when the backbone ran in
+bf16/fp16 (a Gram matrix sums H*W products: bf16 would round them away).
 """
 import torch
 import torch.nn.functional as F
 
+from .config import GRAM_NORMS
 
-def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) activations -> (N, C, C) Gram matrices, normalised by C*H*W, in fp32."""
+
+def _fp32(t: torch.Tensor):
+    """A no-autocast region on t's device, so the matmuls below stay in float32."""
+    return torch.autocast(t.device.type, enabled=False)
+
+
+def gram_matrix(features: torch.Tensor, norm: str = "size_independent") -> torch.Tensor:
+    """(N, C, H, W) activations -> (N, C, C) Gram matrices in fp32: F F^T, divided by C*H*W
+    unless norm="seed"."""
     n, c, h, w = features.shape
-    flat = features.float().reshape(n, c, h * w)
-    return flat @ flat.transpose(1, 2) / (c * h * w)
+    with _fp32(features):
+        flat = features.float().reshape(n, c, h * w)
+        g = flat @ flat.transpose(1, 2)
+    return g if norm == "seed" else g / (c * h * w)
 
 
 def content_loss(target: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of two (N, C, H, W) activations (a scalar)."""
-    return F.mse_loss(target.float(), content.float())
+    with _fp32(target):
+        return F.mse_loss(target.float(), content.float())
 
 
-def style_loss(target_feats: dict, style_grams: dict, weights: dict) -> torch.Tensor:
-    """sum_l weights[l] * mean((gram(target_feats[l]) - style_grams[l])^2); a scalar.
+def layer_style_loss(features: torch.Tensor, style_gram: torch.Tensor, norm: str = "size_independent") -> torch.Tensor:
+    """One layer's style term (unweighted): features (N, C, H, W), style_gram (N, C, C) made with
+    the same norm. A scalar."""
+    if norm not in GRAM_NORMS:
+        raise ValueError(f"unknown gram_norm {norm!r}; use one of {', '.join(GRAM_NORMS)}")
+    _, c, h, w = features.shape
+    with _fp32(features):
+        mse = F.mse_loss(gram_matrix(features, norm), style_gram.float())
+    return mse / (c * h * w) if norm == "seed" else mse
+
+
+def style_loss(target_feats: dict, style_grams: dict, weights: dict, norm: str = "size_independent") -> torch.Tensor:
+    """sum_l weights[l] * layer_style_loss(target_feats[l], style_grams[l], norm); a scalar.
 
     target_feats: {layer: (N, C, H, W)}; style_grams: {layer: (N, C, C)}; weights: {layer: w}.
     """
     total = torch.zeros((), device=next(iter(target_feats.values())).device)
     for layer, w in weights.items():
         if w:
-            total = total + w * F.mse_loss(gram_matrix(target_feats[layer]), style_grams[layer])
+            total = total + w * layer_style_loss(target_feats[layer], style_grams[layer], norm)
     return total
 
 

@@ -2,21 +2,24 @@
 
 The target image is optimised in ImageNet-normalised units z = (x - mean) / std, the
 space the seed's Adam learning rate was chosen in; x = z * std + mean is what the
-backbone sees, clamped to [0, 1] after every step. The loop knows no screen: it reports
-through callbacks (live plots, widgets) and an optional tqdm progress bar.
+backbone sees, projected to [0, 1] after every step. The loss lives in `objective`; this
+module runs it over the scales of the pyramid (`_optimise_scale`, one call per scale) and
+knows no screen: it reports through callbacks and an optional tqdm progress bar.
 
-Speed (benchmarks/README.md has the figures): images enter the backbone channels_last, and
-L-BFGS never pays twice for one point (its line search ends where the next step starts).
+Speed (benchmarks/README.md has the figures): L-BFGS never pays twice for one point (its
+line search ends where the next step starts).
 """
-import contextlib
+import copy
 import time
 from dataclasses import dataclass, field
 
 import torch
 
-from . import images, losses, optim
-from .backbones import load_backbone, resolve_layers
+from . import images, optim
+from .colour import match_colour
+from .backbones import load_backbone
 from .config import StyleConfig
+from .objective import StyleObjective, autocast_for  # noqa: F401  (autocast_for: public here too)
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -38,6 +41,7 @@ class TransferResult:
     seconds: float = 0.0
     content: torch.Tensor | None = field(default=None, repr=False)
     style: torch.Tensor | None = field(default=None, repr=False)
+    message: str = ""                # why a run ended early, in words (diverged: what and where)
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -51,14 +55,17 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def autocast_for(device: torch.device, enabled: bool):
-    """bf16 autocast on CPU/CUDA with bf16 (fp16 otherwise); a no-op when disabled or on a
-    CPU without native bf16 (there it would be emulated, slower than fp32)."""
-    if not enabled or (device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported()):
-        return contextlib.nullcontext()
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.float16)
-    return torch.autocast(device.type, dtype=torch.float16 if device.type == "mps" else torch.bfloat16)
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
+
+
+def on_device(net: torch.nn.Module, dev: torch.device) -> torch.nn.Module:
+    """`net` itself if it already lives on `dev`, else a copy there: a caller's module is never
+    moved under it (its other users, e.g. metrics on CPU images, keep working)."""
+    tensors = [*net.parameters(), *net.buffers()]
+    if not tensors or _same_device(tensors[0].device, dev):
+        return net
+    return copy.deepcopy(net).to(dev)
 
 
 def _as_image(source, size: int) -> torch.Tensor:
@@ -67,8 +74,14 @@ def _as_image(source, size: int) -> torch.Tensor:
         source = source if source.dim() == 4 else source.unsqueeze(0)
         h, w = source.shape[-2:]
         s = size / max(h, w)
-        return images.resize_to(source.float(), (max(1, round(h * s)), max(1, round(w * s))))
+        return images.resize_to(source.float().cpu(), (max(1, round(h * s)), max(1, round(w * s))))
     return images.load_image(source, max_size=size)
+
+
+def level_shape(full_hw, size: int, full_size: int) -> tuple[int, int]:
+    """(h, w) of a pyramid level whose longest side is `size`, for an image (h, w) at `full_size`."""
+    h, w = full_hw
+    return max(1, round(h * size / full_size)), max(1, round(w * size / full_size))
 
 
 @torch.no_grad()
@@ -78,9 +91,82 @@ def _project(z: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> None:
         z.copy_(torch.maximum(torch.minimum(z, hi), lo))
 
 
-def _nhwc(image: torch.Tensor) -> torch.Tensor:
-    """channels_last copy: EfficientNet-Lite0 steps about a fifth faster on a CPU, VGG19 no slower."""
-    return image.contiguous(memory_format=torch.channels_last)
+@dataclass
+class _Loop:
+    """What the steps of every scale share: the result being filled, the step count, reporting."""
+    result: TransferResult
+    cfg: StyleConfig
+    callbacks: tuple
+    callback_every: int
+    stop_event: object
+    bar: object
+    t0: float
+    step: int = 0
+    image: torch.Tensor | None = None   # the latest finite image, (1, 3, h, w) on the device
+
+    def report(self, row: dict, x: torch.Tensor) -> None:
+        self.image = x
+        if self.step % self.cfg.snapshot_every == 0:
+            self.result.snapshots[self.step] = x.cpu()
+        if self.callbacks and self.step % self.callback_every == 0:
+            for cb in self.callbacks:
+                cb(self.step, row, x.cpu())
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{row['total']:.4g}", size=row["size"])
+
+
+def _optimise_scale(loop: _Loop, objective: StyleObjective, x: torch.Tensor, budget: int, size: int) -> str | None:
+    """Up to `budget` optimiser steps from image x (1, 3, h, w); loop.image ends as the last
+    finite image. Returns why it ended early (early_stop | stopped | diverged) or None."""
+    cfg, dev = loop.cfg, x.device
+    mean, std = MEAN.to(dev), STD.to(dev)
+    z = ((x - mean) / std).detach().requires_grad_(True)
+    lo, hi = (0 - mean) / std, (1 - mean) / std
+    opt = optim.make_optimizer(cfg.optimizer, [z], cfg.lr)
+    sched = optim.make_scheduler(cfg.lr_schedule, opt, budget)
+    stopper = optim.EarlyStopping(cfg.early_stop_window, cfg.early_stop_tol)
+    memo = {}  # L-BFGS: the last evaluation, {z, grad, total, parts}
+    for _ in range(budget):
+        row = {}
+
+        def closure():
+            _project(z, lo, hi)  # L-BFGS's line search points too: it searches in range
+            if memo and torch.equal(memo["z"], z):  # the line search's last point: reuse
+                z.grad, total, parts = memo["grad"].clone(), memo["total"], memo["parts"]
+            else:
+                opt.zero_grad(set_to_none=True)
+                total, parts = objective(z * std + mean)
+                total.backward()
+                total, parts = total.detach(), {k: v.item() for k, v in parts.items()}
+                if cfg.optimizer == "lbfgs":
+                    memo.update(z=z.detach().clone(), grad=z.grad.clone(), total=total, parts=parts)
+            if not row:  # L-BFGS may evaluate several times: keep the step's first
+                row.update(total=total.item(), **parts)
+            return total
+
+        lr_now = opt.param_groups[0]["lr"]
+        opt.step(closure)
+        _project(z, lo, hi)
+        loop.step += 1
+        row.update(step=loop.step, lr=lr_now, elapsed=time.perf_counter() - loop.t0, size=size, event="")
+        loop.result.history.append(row)
+        x = (z.detach() * std + mean).clamp(0, 1)
+        if not (torch.isfinite(torch.tensor(row["total"])) and torch.isfinite(x).all()):
+            row["event"] = "diverged"
+            what = "the loss" if not torch.isfinite(torch.tensor(row["total"])) else "the image"
+            loop.result.message = (f"{what} became NaN or infinite at step {loop.step}; kept the image of "
+                                   f"step {loop.step - 1}. Lower lr or style_weight and run again")
+            return "diverged"
+        loop.report(row, x)
+        optim.scheduler_step(sched, row["total"])
+        if loop.stop_event is not None and loop.stop_event.is_set():
+            row["event"] = "stopped"
+            return "stopped"
+        if stopper.should_stop(row["total"]):
+            row["event"] = "early_stop"
+            return "early_stop"
+    return None
 
 
 def run(content, style, config: StyleConfig | None = None, callbacks=(), callback_every: int = 10,
@@ -90,116 +176,64 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     callbacks: callables f(step, losses_dict, image) called every `callback_every` steps and
     at the end; image is a detached (1,3,h,w) CPU tensor. stop_event: anything with is_set()
     (threading.Event); when set, the run ends after the current step. Ctrl-C / the notebook's
-    interrupt also ends it and returns what exists so far.
+    interrupt also ends it and returns what exists so far. A given `backbone` is never moved:
+    on another device, the run uses a copy.
     """
     cfg = config or StyleConfig()
     dev = pick_device(device)
-    net = (backbone or load_backbone(cfg.backbone, pooling=cfg.pooling)).to(dev)
-    torch.manual_seed(cfg.seed)
+    net = on_device(backbone, dev) if backbone is not None else load_backbone(cfg.backbone, pooling=cfg.pooling).to(dev)
     content_full, style_full = _as_image(content, cfg.size), _as_image(style, cfg.size)
-    if min(content_full.shape[-2:]) < net.min_size:
-        raise ValueError(f"content image is {tuple(content_full.shape[-2:])} at size={cfg.size}; "
-                         f"{net.name} needs at least {net.min_size} px per side: raise size")
-    style_weights, content_layer = {}, resolve_layers(net, [cfg.content_layer])[0]
-    for seed_name, w in cfg.style_layers.items():
-        own = resolve_layers(net, [seed_name])[0]
-        style_weights[own] = style_weights.get(own, 0.0) + w
-    layers = sorted({content_layer, *style_weights}, key=net.layer_names.index)
-    mean, std = MEAN.to(dev), STD.to(dev)
     sizes = optim.pyramid_sizes(cfg.size, cfg.scales)
     budgets = optim.split_steps(cfg.steps, cfg.scales, cfg.scale_steps)
+    shapes = [level_shape(content_full.shape[-2:], s, cfg.size) for s in sizes]
+    if min(shapes[0]) < net.min_size:
+        raise ValueError(f"content image is {tuple(content_full.shape[-2:])} at size={cfg.size}"
+                         + (f", {shapes[0]} at the coarsest of {cfg.scales} scales" if cfg.scales > 1 else "")
+                         + f"; {net.name} needs at least {net.min_size} px per side: raise size"
+                         + (" or use fewer scales" if cfg.scales > 1 else ""))
     result = TransferResult(content_full, [], {}, cfg, net.name, str(dev), content=content_full, style=style_full)
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.steps, desc=f"{cfg.name} on {net.name}", unit="step")
-    t0, step, x = time.perf_counter(), 0, None
+    loop = _Loop(result, cfg, tuple(callbacks), callback_every, stop_event, bar, time.perf_counter())
     try:
-        for scale, (size, budget) in enumerate(zip(sizes, budgets)):
-            h, w = content_full.shape[-2:]
-            hw = (max(1, round(h * size / cfg.size)), max(1, round(w * size / cfg.size)))
+        for scale, (size, budget, hw) in enumerate(zip(sizes, budgets, shapes)):
             content_s = images.resize_to(content_full, hw).to(dev)
             style_s = images.resize_to(style_full, hw).to(dev)
-            with torch.no_grad(), autocast_for(dev, cfg.mixed_precision):
-                c_target = net(_nhwc(content_s), [content_layer])[content_layer].float()
-                s_feats = net(_nhwc(style_s), list(style_weights))
-                grams = {k: losses.gram_matrix(v) for k, v in s_feats.items()}
-            if x is None and cfg.init == "noise":
-                x = torch.rand(1, 3, *hw, generator=torch.Generator().manual_seed(cfg.seed)).to(dev)
-            elif x is None:
-                x = content_s if cfg.init == "content" else style_s
+            objective = StyleObjective(net, cfg, content_s, style_s)
+            if loop.image is None:
+                x = _initial_image(cfg, content_s, style_s)
             else:
-                x = images.resize_to(x, hw)
-            z = ((x - mean) / std).detach().requires_grad_(True)
-            lo, hi = (0 - mean) / std, (1 - mean) / std
-            opt = optim.make_optimizer(cfg.optimizer, [z], cfg.lr)
-            sched = optim.make_scheduler(cfg.lr_schedule, opt, budget)
-            stopper = optim.EarlyStopping(cfg.early_stop_window, cfg.early_stop_tol)
-            memo = {}  # L-BFGS: the last evaluation, {z, grad, total, parts}
-            for _ in range(budget):
-                row = {}
-
-                def closure():
-                    _project(z, lo, hi)  # L-BFGS's line search points too: it searches in range
-                    if memo and torch.equal(memo["z"], z):  # the line search's last point: reuse
-                        z.grad, total, parts = memo["grad"].clone(), memo["total"], memo["parts"]
-                    else:
-                        opt.zero_grad(set_to_none=True)
-                        img = z * std + mean
-                        with autocast_for(dev, cfg.mixed_precision):
-                            feats = net(_nhwc(img), layers)
-                        c = losses.content_loss(feats[content_layer], c_target)
-                        s = losses.style_loss(feats, grams, style_weights) * net.style_scale
-                        tv = losses.total_variation(img) if cfg.tv_weight else torch.zeros((), device=dev)
-                        total = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * tv
-                        total.backward()
-                        total, parts = total.detach(), dict(content=c.item(), style=s.item(), tv=tv.item())
-                        if cfg.optimizer == "lbfgs":
-                            memo.update(z=z.detach().clone(), grad=z.grad.clone(), total=total, parts=parts)
-                    if not row:  # L-BFGS may evaluate several times: keep the step's first
-                        row.update(total=total.item(), **parts)
-                    return total
-
-                lr_now = opt.param_groups[0]["lr"]
-                opt.step(closure)
-                _project(z, lo, hi)
-                step += 1
-                row.update(step=step, lr=lr_now, elapsed=time.perf_counter() - t0, size=size, event="")
-                result.history.append(row)
-                if not torch.isfinite(torch.tensor(row["total"])):
-                    row["event"], result.stop_reason = "diverged", "diverged"
-                    break
-                optim.scheduler_step(sched, row["total"])
-                last_of_scale = stopper.should_stop(row["total"])
-                x = (z.detach() * std + mean).clamp(0, 1)
-                if step % cfg.snapshot_every == 0:
-                    result.snapshots[step] = x.cpu()
-                if callbacks and step % callback_every == 0:
-                    for cb in callbacks:
-                        cb(step, row, x.cpu())
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{row['total']:.4g}", size=size)
-                if stop_event is not None and stop_event.is_set():
-                    result.stop_reason = row["event"] = "stopped"
-                    break
-                if last_of_scale:
-                    row["event"] = "early_stop"
-                    if scale == len(sizes) - 1:
-                        result.stop_reason = "early_stop"
-                    break
-            if result.stop_reason in ("stopped", "diverged"):
+                x = images.resize_to(loop.image, hw)
+            loop.image = x
+            reason = _optimise_scale(loop, objective, x, budget, size)
+            if reason in ("stopped", "diverged") or (reason == "early_stop" and scale == len(sizes) - 1):
+                result.stop_reason = reason
+            if reason in ("stopped", "diverged"):
                 break
     except KeyboardInterrupt:
         result.stop_reason = "interrupted"
     finally:
         if bar is not None:
             bar.close()
-    if x is not None:
-        result.image = x.detach().clamp(0, 1).cpu()
-        result.snapshots.setdefault(step, result.image)
-        if callbacks and result.history and step % callback_every != 0:
+    if loop.image is not None:
+        result.image = loop.image.detach().clamp(0, 1).cpu()
+        result.snapshots.setdefault(loop.step, result.image)
+        if callbacks and result.history and loop.step % callback_every != 0:
             for cb in callbacks:
-                cb(step, result.history[-1], result.image)
-    result.seconds = time.perf_counter() - t0
+                cb(loop.step, result.history[-1], result.image)
+    result.seconds = time.perf_counter() - loop.t0
     return result
+
+
+def _initial_image(cfg: StyleConfig, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """The image the optimisation starts from: the content (seed), the content repainted in the
+    style's colour statistics, the style, or uniform noise drawn from a generator seeded with
+    cfg.seed (no process-wide random state is touched)."""
+    if cfg.init == "noise":
+        gen = torch.Generator().manual_seed(cfg.seed)
+        return torch.rand(1, 3, *content.shape[-2:], generator=gen).to(content.device)
+    if cfg.init == "content_in_style_colours":
+        return match_colour(content, style)
+    return content if cfg.init == "content" else style

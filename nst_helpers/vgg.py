@@ -90,6 +90,7 @@ class VGG19Features(nn.Module):
     layer_names = LAYER_NAMES
     layer_map = {n: n for n in LAYER_NAMES}  # the presets already speak VGG
     style_scale = 1.0  # the reference: presets' weights were tuned for VGG19
+    style_scales = {"seed": 1.0, "size_independent": 1.0}  # the seed on its own loss; the tutorial on its
     min_size = 32      # five 2x pools need at least 32 px to leave a 1x1 map
 
     def __init__(self, state_dict: dict | None = None, pooling: str = "max"):

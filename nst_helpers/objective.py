@@ -1,0 +1,83 @@
+"""The loss of one run at one scale, as an object: the targets are computed once from the
+content and style images, then `objective(image)` gives the weighted total and its parts.
+
+    total = content_weight * content + style_weight * style_scale * style + tv_weight * tv
+
+style_scale is the backbone's factor for the config's Gram normalisation (VGG19: 1, the
+reference the seed's weights were tuned on; other backbones are calibrated, see
+benchmarks/calibrate_style_scale.py).
+"""
+import contextlib
+
+import torch
+
+from . import losses
+from .backbones import resolve_layers
+from .config import StyleConfig
+
+
+def autocast_for(device: torch.device, enabled: bool):
+    """bf16 autocast on CPU/CUDA with bf16 (fp16 otherwise); a no-op when disabled or on a
+    CPU without native bf16 (there it would be emulated, slower than fp32)."""
+    if not enabled or (device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+        return contextlib.nullcontext()
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.float16)
+    return torch.autocast(device.type, dtype=torch.float16 if device.type == "mps" else torch.bfloat16)
+
+
+def nhwc(image: torch.Tensor) -> torch.Tensor:
+    """channels_last copy: EfficientNet-Lite0 steps about a fifth faster on a CPU, VGG19 no slower."""
+    return image.contiguous(memory_format=torch.channels_last)
+
+
+def style_scale(net, norm: str) -> float:
+    """The backbone's style-loss factor for Gram normalisation `norm` (see losses.GRAM_NORMS)."""
+    scales = getattr(net, "style_scales", None) or {"size_independent": net.style_scale}
+    if norm not in scales:
+        raise ValueError(f"{net.name} has no calibrated style_scale for gram_norm {norm!r}; "
+                         f"known: {', '.join(scales)}")
+    return scales[norm]
+
+
+def style_layer_weights(net, cfg: StyleConfig) -> dict:
+    """{backbone layer: weight}: the config's (VGG19-named) layer weights in the backbone's names;
+    two preset layers that map to one backbone layer add up."""
+    out = {}
+    for seed_name, w in cfg.style_layers.items():
+        own = resolve_layers(net, [seed_name])[0]
+        out[own] = out.get(own, 0.0) + w
+    return out
+
+
+class StyleObjective:
+    """Weighted content + style (+ TV) loss for images of the size of `content`/`style`.
+
+    content, style: (1, 3, H, W) in [0, 1] on the net's device (the style is resized to the
+    content's size by the caller). Targets are computed without grad; Gram matrices in fp32.
+    """
+
+    def __init__(self, net, cfg: StyleConfig, content: torch.Tensor, style: torch.Tensor):
+        self.net, self.cfg = net, cfg
+        self.amp = lambda: autocast_for(content.device, cfg.mixed_precision)
+        self.content_layer = resolve_layers(net, [cfg.content_layer])[0]
+        self.style_weights = style_layer_weights(net, cfg)
+        self.layers = sorted({self.content_layer, *self.style_weights}, key=net.layer_names.index)
+        self.style_scale = style_scale(net, cfg.gram_norm)
+        with torch.no_grad(), self.amp():
+            self.content_target = net(nhwc(content), [self.content_layer])[self.content_layer].float()
+            style_feats = net(nhwc(style), list(self.style_weights))
+        # outside autocast: the targets' Gram matrices are fp32 like the loss's own
+        self.style_grams = {k: losses.gram_matrix(v, cfg.gram_norm) for k, v in style_feats.items()}
+
+    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """image (1, 3, H, W) in [0, 1] -> (weighted total, {content, style, tv} unweighted
+        except that style includes style_scale), all 0-dim tensors."""
+        cfg = self.cfg
+        with self.amp():
+            feats = self.net(nhwc(image), self.layers)
+        c = losses.content_loss(feats[self.content_layer], self.content_target)
+        s = losses.style_loss(feats, self.style_grams, self.style_weights, cfg.gram_norm) * self.style_scale
+        tv = losses.total_variation(image) if cfg.tv_weight else torch.zeros((), device=image.device)
+        total = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * tv
+        return total, {"content": c, "style": s, "tv": tv}
