@@ -4,7 +4,8 @@ import pytest
 import torch
 import torchvision
 
-from nst_helpers import backbones, vgg
+from nst_helpers import backbones
+from nst_helpers.backbones import vgg
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from skimage import data
 
-from nst_helpers.efficientnet import (
+from nst_helpers.backbones.efficientnet import (
     LAYER_NAMES,
     NORMALISATION,
     STYLE_LAYER_MAP,

@@ -14,7 +14,7 @@ from torch import nn
 
 from . import efficientnet, vgg
 
-from .config import BACKBONES
+from ..config import BACKBONES
 
 
 class EfficientNetLite0Features(nn.Module):
