@@ -13,7 +13,7 @@ SEED_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 OPTIMIZERS = ("adam", "lbfgs")
 SCHEDULES = ("constant", "cosine", "step", "plateau")
 INITS = ("content", "noise", "style")
-BACKBONES = ("auto", "vgg19", "efficientnet_lite0")
+BACKBONES = ("auto", "vgg19", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 # The seed's experiment matrix, value for value.
 #  preset      content  style    conv1_1 conv2_1 conv3_1 conv4_1 conv5_1

@@ -6,6 +6,7 @@ import torchvision
 
 from nst_helpers import backbones
 from nst_helpers.backbones import vgg
+from nst_helpers.config import BACKBONES
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +123,24 @@ def test_layer_maps_cover_the_presets(effnet):
         backbones.resolve_layers(effnet, ["fc7"])
     with pytest.raises(ValueError, match="unknown backbone"):
         backbones.load_backbone("resnet")
+
+
+def test_every_configured_backbone_has_a_loader():
+    assert set(BACKBONES) == {"auto", "vgg19"} | set(backbones.OFFLINE)
+    assert {"block20", "conv5_4", "head"} <= backbones.known_layer_names()
+
+
+@pytest.mark.parametrize("name,variant", [("efficientnet_lite1", 1), ("efficientnet_lite2", 2)])
+def test_lite1_lite2_backbones_map_the_presets(name, variant, capsys):
+    net = backbones.load_backbone(name)
+    assert net.name == name and net.net.variant == variant and net.net.folded
+    assert "asked for explicitly" in capsys.readouterr().out
+    seed = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
+    mapped = backbones.resolve_layers(net, seed)
+    assert mapped == ["stem", "block3", "block6", "block10", "block14", "block11"]
+    feats = net(torch.rand(1, 3, 64, 64), mapped)
+    widths = {"efficientnet_lite1": [32, 24, 40, 80, 112, 112], "efficientnet_lite2": [32, 24, 48, 88, 120, 120]}
+    assert [tuple(feats[m].shape[1:]) for m in mapped] == [
+        (c, 64 // s, 64 // s) for c, s in zip(widths[name], (2, 4, 8, 16, 16, 16))]
+    with pytest.raises(KeyError, match="Lite"):
+        net(torch.rand(1, 3, 64, 64), ["block21"])
