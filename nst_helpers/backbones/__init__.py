@@ -7,8 +7,6 @@ Every extractor is an nn.Module with
     style_scale   multiplies the style loss so VGG19-tuned weights give a similar balance
     min_size      the smallest image side it accepts
 """
-import socket
-
 from torch import nn
 
 from . import efficientnet, vgg
@@ -47,16 +45,12 @@ def load_backbone(name: str = "auto", pooling: str = "max", verbose: bool = True
     """
     chosen, why = choose_backbone(name)
     if chosen == "vgg19":
-        old = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(30)  # a dead network must not hang an 'auto' run
-        try:
+        try:  # a download times out per request (vgg.DOWNLOAD_TIMEOUT), so a dead network can't hang
             model = vgg.load_vgg19(pooling=pooling)
         except vgg.WeightsUnavailable as err:
             if name != "auto":
                 raise
             chosen, why = "efficientnet_lite0", f"VGG19 weights unavailable: {err.reason}"
-        finally:
-            socket.setdefaulttimeout(old)
     if chosen in OFFLINE:
         model = OFFLINE[chosen]()
     if verbose:
