@@ -39,7 +39,7 @@ from nst_helpers import losses, preset, run
 from nst_helpers.backbones import load_backbone, resolve_layers
 from nst_helpers.images import load_image
 from nst_helpers.transfer import pick_device
-from nst_helpers.vgg import VGG19Features
+from nst_helpers.backbones.vgg import VGG19Features
 
 CONTENT, STYLE = "images/content.jpg", "images/style.jpg"
 BACKBONE = "efficientnet_lite0"

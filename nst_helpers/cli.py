@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from . import images, runs, transfer  # heavy imports after --help
     from .backbones import load_backbone
-    from .vgg import WeightsUnavailable
+    from .backbones.vgg import WeightsUnavailable
     try:
         overrides = {k: v for k, v in (("steps", args.steps), ("size", args.size)) if v is not None}
         cfg = preset(args.preset, backbone=args.backbone, seed=args.seed, **overrides)

@@ -14,7 +14,7 @@ OPTIMIZERS = ("adam", "lbfgs")
 SCHEDULES = ("constant", "cosine", "step", "plateau")
 INITS = ("content", "noise", "style", "content_in_style_colours")
 GRAM_NORMS = ("seed", "size_independent")   # losses.GRAM_NORMS (config imports no torch)
-BACKBONES = ("auto", "vgg19", "efficientnet_lite0")
+BACKBONES = ("auto", "vgg19", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 # The seed's experiment matrix, value for value.
 #  preset      content  style    conv1_1 conv2_1 conv3_1 conv4_1 conv5_1

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from . import config as cfgmod
 from . import transfer
 from .config import PRESET_DESCRIPTIONS, PRESET_TABLE, SEED_STYLE_LAYERS
-from .efficientnet import STYLE_LAYER_MAP
+from .backbones.efficientnet import STYLE_LAYER_MAP
 from .experiments import EXPERIMENTS, save_result
 from .images import resize_to, to_pil
 from .live import LiveLossPlot, figure_png

@@ -1,10 +1,14 @@
+import hashlib
+import socket
 import urllib.error
 
 import pytest
 import torch
 import torchvision
 
-from nst_helpers import backbones, vgg
+from nst_helpers import backbones
+from nst_helpers.backbones import vgg
+from nst_helpers.config import BACKBONES
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +76,11 @@ def test_weights_from_env_file_are_loaded_weights_only(tmp_path, monkeypatch, ra
 def test_offline_error_says_how_to_get_weights(tmp_path, monkeypatch):
     monkeypatch.delenv(vgg.WEIGHTS_ENV, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty hub cache
-    from torchvision.models import VGG19_Weights
 
     def offline(*a, **kw):
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(type(VGG19_Weights.IMAGENET1K_V1), "get_state_dict", offline)
+    monkeypatch.setattr(vgg, "_download", offline)
     with pytest.raises(vgg.WeightsUnavailable) as err:
         vgg.load_vgg19()
     msg = str(err.value)
@@ -121,3 +124,80 @@ def test_layer_maps_cover_the_presets(effnet):
         backbones.resolve_layers(effnet, ["fc7"])
     with pytest.raises(ValueError, match="unknown backbone"):
         backbones.load_backbone("resnet")
+
+
+def test_every_configured_backbone_has_a_loader():
+    assert set(BACKBONES) == {"auto", "vgg19"} | set(backbones.OFFLINE)
+    assert {"block20", "conv5_4", "head"} <= backbones.known_layer_names()
+
+
+@pytest.mark.parametrize("name,variant", [("efficientnet_lite1", 1), ("efficientnet_lite2", 2)])
+def test_lite1_lite2_backbones_map_the_presets(name, variant, capsys):
+    net = backbones.load_backbone(name)
+    assert net.name == name and net.net.variant == variant and net.net.folded
+    assert "asked for explicitly" in capsys.readouterr().out
+    seed = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
+    mapped = backbones.resolve_layers(net, seed)
+    assert mapped == ["stem", "block3", "block6", "block10", "block14", "block11"]
+    feats = net(torch.rand(1, 3, 64, 64), mapped)
+    widths = {"efficientnet_lite1": [32, 24, 40, 80, 112, 112], "efficientnet_lite2": [32, 24, 48, 88, 120, 120]}
+    assert [tuple(feats[m].shape[1:]) for m in mapped] == [
+        (c, 64 // s, 64 // s) for c, s in zip(widths[name], (2, 4, 8, 16, 16, 16))]
+    with pytest.raises(KeyError, match="Lite"):
+        net(torch.rand(1, 3, 64, 64), ["block21"])
+
+
+def test_download_sets_no_process_wide_socket_timeout(tmp_path, monkeypatch, capsys):
+    """The old loader wrapped the download in socket.setdefaulttimeout(30), which every other
+    thread saw; the timeout must now go to the request itself."""
+    monkeypatch.delenv(vgg.WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    seen = []
+
+    def dead_network(url, dst, sha256_prefix, timeout=None):
+        seen.append((socket.getdefaulttimeout(), timeout))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(vgg, "_download", dead_network)
+    before = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(7.5)  # a value of the caller's, which must stay untouched
+    try:
+        net = backbones.load_backbone("auto")
+        after = socket.getdefaulttimeout()
+    finally:
+        socket.setdefaulttimeout(before)
+    assert seen == [(7.5, 30)] and after == 7.5
+    assert net.name == "efficientnet_lite0" and "timed out" in capsys.readouterr().out
+
+
+def test_weights_url_and_hash_are_torchvisions():
+    from torchvision.models import VGG19_Weights
+    assert VGG19_Weights.IMAGENET1K_V1.url == vgg.WEIGHTS_URL
+    assert vgg.WEIGHTS_URL.endswith(f"-{vgg.WEIGHTS_SHA256_PREFIX}.pth")
+
+
+def test_download_checks_the_hash_and_leaves_no_partial_file(tmp_path, random_vgg_state):
+    src = tmp_path / "served.pth"
+    torch.save({f"features.{k}": v for k, v in random_vgg_state.items()}, src)
+    sha = hashlib.sha256(src.read_bytes()).hexdigest()
+    dst = tmp_path / "cache" / "vgg19.pth"
+    wrong = ("1" if sha[0] != "1" else "2") + sha[1:8]
+    with pytest.raises(OSError, match="corrupt"):
+        vgg._download(src.as_uri(), dst, wrong)
+    assert not dst.parent.exists() or list(dst.parent.iterdir()) == []
+    vgg._download(src.as_uri(), dst, sha[:8], timeout=5)
+    assert dst.read_bytes() == src.read_bytes() and list(dst.parent.iterdir()) == [dst]
+
+
+def test_downloaded_weights_are_loaded_weights_only(tmp_path, monkeypatch, random_vgg_state):
+    monkeypatch.delenv(vgg.WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    served = {f"features.{k}": v for k, v in random_vgg_state.items()}
+    monkeypatch.setattr(vgg, "_download", lambda url, dst, sha, timeout=None: torch.save(served, dst))
+    seen = {}
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **kw: seen.update(kw) or real_load(*a, **kw))
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    net = vgg.load_vgg19()
+    assert seen.get("weights_only") is True
+    assert torch.equal(net.features[0].weight, random_vgg_state["0.weight"])

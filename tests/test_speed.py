@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nst_helpers import optim, preset, run, transfer
-from nst_helpers.efficientnet import LAYER_NAMES, EfficientNetLite0, load_efficientnet_lite0, normalise
+from nst_helpers.backbones.efficientnet import LAYER_NAMES, EfficientNetLite0, load_efficientnet_lite0, normalise
 
 
 @pytest.fixture(scope="module")

@@ -7,43 +7,21 @@ Every extractor is an nn.Module with
     style_scale   multiplies the style loss so VGG19-tuned weights give a similar balance
     min_size      the smallest image side it accepts
 """
-import socket
-
-import torch
 from torch import nn
 
 from . import efficientnet, vgg
+from ..config import BACKBONES
+from .features import (EfficientNetLite0Features, EfficientNetLite1Features,  # noqa: F401 (re-exported)
+                       EfficientNetLite2Features, EfficientNetLiteFeatures)
 
-from .config import BACKBONES
-
-
-class EfficientNetLite0Features(nn.Module):
-    """ImageNet EfficientNet-Lite0 (weights ship in a pip package, so it works offline)."""
-
-    name = "efficientnet_lite0"
-    layer_names = efficientnet.LAYER_NAMES
-    # Calibrated once (benchmarks/calibrate_style_scale.py): with it, the baseline preset's
-    # style weight 1e6 acts as 1e3 here, where the converged weighted style and content terms
-    # are about equal, the "moderate" balance the baseline stands for. See README.
-    style_scale = 1e-3
-    style_scales = {"size_independent": 1e-3, "seed": 1e-9}  # TODO calibrate "seed"
-    min_size = 32
-
-    def __init__(self):
-        super().__init__()
-        self.net = efficientnet.load_efficientnet_lite0()
-        self.layer_map = {**{n: n for n in self.layer_names}, **efficientnet.STYLE_LAYER_MAP}
-
-    def forward(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-        unknown = set(layers) - set(self.layer_names)
-        if unknown:
-            raise KeyError(f"unknown EfficientNet-Lite0 layers {sorted(unknown)}; known: {self.layer_names}")
-        return self.net.features(efficientnet.normalise(image), list(layers))
+# Backbones that need no download, by name; "vgg19" is loaded apart (it may be offline).
+OFFLINE = {cls.name: cls for cls in (EfficientNetLite0Features, EfficientNetLite1Features,
+                                     EfficientNetLite2Features)}
 
 
 def known_layer_names() -> set[str]:
     """Every layer name any backbone understands (configs are checked against this)."""
-    return set(vgg.LAYER_NAMES) | set(efficientnet.LAYER_NAMES)
+    return set(vgg.LAYER_NAMES).union(*(cls.layer_names for cls in OFFLINE.values()))
 
 
 def choose_backbone(name: str = "auto") -> tuple[str, str]:
@@ -67,18 +45,14 @@ def load_backbone(name: str = "auto", pooling: str = "max", verbose: bool = True
     """
     chosen, why = choose_backbone(name)
     if chosen == "vgg19":
-        old = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(30)  # a dead network must not hang an 'auto' run
-        try:
+        try:  # a download times out per request (vgg.DOWNLOAD_TIMEOUT), so a dead network can't hang
             model = vgg.load_vgg19(pooling=pooling)
         except vgg.WeightsUnavailable as err:
             if name != "auto":
                 raise
             chosen, why = "efficientnet_lite0", f"VGG19 weights unavailable: {err.reason}"
-        finally:
-            socket.setdefaulttimeout(old)
-    if chosen == "efficientnet_lite0":
-        model = EfficientNetLite0Features()
+    if chosen in OFFLINE:
+        model = OFFLINE[chosen]()
     if verbose:
         print(f"[nst] backbone: {chosen} ({why})")
     return model

@@ -4,7 +4,10 @@ torchvision's `vgg19().features` is a flat nn.Sequential; Gatys-style code refer
 its layers by block names (conv4_2, relu3_1, pool2, ...). This file owns that naming,
 the weight loading (hub cache, download, or a local file) and max/avg pooling.
 """
+import hashlib
 import os
+import tempfile
+import urllib.request
 from pathlib import Path
 
 import torch
@@ -15,6 +18,9 @@ VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
              512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
 WEIGHTS_ENV = "NST_VGG19_WEIGHTS"  # path to a local vgg19 state dict (.pth)
 WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's IMAGENET1K_V1 file name
+WEIGHTS_URL = "https://download.pytorch.org/models/" + WEIGHTS_FILE
+WEIGHTS_SHA256_PREFIX = "dcbb9e9d"  # torch.hub's convention: the name carries the hash's start
+DOWNLOAD_TIMEOUT = 30  # seconds per connect / read: a dead network must not hang an 'auto' run
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -43,8 +49,13 @@ class WeightsUnavailable(RuntimeError):
         super().__init__(_how_to_get_weights(reason))
 
 
+def _hub_path() -> Path:
+    """Where torchvision keeps (and we download) the weights: $TORCH_HOME/hub/checkpoints/."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+
+
 def _how_to_get_weights(reason: str) -> str:
-    hub = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+    hub = _hub_path()
     return (f"VGG19 ImageNet weights are not available ({reason}). Either connect to the internet "
             f"once (torchvision downloads them to {hub}), copy {WEIGHTS_FILE} there, or set "
             f"{WEIGHTS_ENV}=/path/to/{WEIGHTS_FILE}. Without them, use the offline backbone: "
@@ -58,12 +69,39 @@ def cached_weights_path() -> Path | None:
         if not Path(env).is_file():
             raise WeightsUnavailable(f"{WEIGHTS_ENV}={env} is not a file")
         return Path(env)
-    hub = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+    hub = _hub_path()
     return hub if hub.is_file() else None
 
 
+def _download(url: str, dst: Path, sha256_prefix: str, timeout: float = DOWNLOAD_TIMEOUT) -> None:
+    """Stream `url` to `dst` via a temporary file beside it, renamed only once its sha256 checks out.
+
+    The timeout is urlopen's, per request: unlike socket.setdefaulttimeout it changes nothing
+    for other threads. A failed or corrupt download leaves no file behind.
+    """
+    from tqdm import tqdm  # plain tqdm (not tqdm.auto): the core imports no widgets
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + ".", suffix=".part")
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            size = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=size, unit="B", unit_scale=True, desc=dst.name) as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+        if not digest.hexdigest().startswith(sha256_prefix):
+            raise OSError(f"corrupt download: sha256 {digest.hexdigest()[:12]}... does not start with {sha256_prefix}")
+        os.replace(tmp, dst)  # atomic: readers never see half a file
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def load_vgg19_state_dict(download: bool = True) -> dict:
-    """Explicit file ($NST_VGG19_WEIGHTS) wins, then torch's hub cache, then a download.
+    """Explicit file ($NST_VGG19_WEIGHTS) wins, then torch's hub cache, then a download there.
 
     Files are loaded with weights_only=True: a .pth from elsewhere can't run code.
     """
@@ -72,11 +110,11 @@ def load_vgg19_state_dict(download: bool = True) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     if not download:
         raise WeightsUnavailable("not cached and downloads are off")
-    from torchvision.models import VGG19_Weights
-    try:  # torchvision downloads into the hub cache and verifies the file's hash
-        return VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True)
+    try:  # into torch's hub cache, where torchvision would put it, hash checked
+        _download(WEIGHTS_URL, _hub_path(), WEIGHTS_SHA256_PREFIX, timeout=DOWNLOAD_TIMEOUT)
     except Exception as err:  # URLError, socket timeouts, HTTP errors, bad hash
         raise WeightsUnavailable(f"download failed: {err}") from None
+    return torch.load(_hub_path(), map_location="cpu", weights_only=True)
 
 
 class VGG19Features(nn.Module):
