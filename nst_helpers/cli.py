@@ -1,55 +1,183 @@
-"""Command line: python -m nst_helpers --content PATH --style PATH [--preset baseline] ..."""
+"""Command line: python -m nst_helpers --content PATH --style PATH [--preset baseline] ...
+
+Every bad input ends in one line on stderr, `error: <what was wrong>; <how to fix it>`, and
+exit code 2, never a traceback. The cheap checks (arguments, device, settings, the output
+folder) run before any image or backbone is loaded, so a mistake never costs a run.
+"""
 import argparse
+import errno
+import math
+import os
+import pickle
 import sys
+import tempfile
+from pathlib import Path
 
 from .config import BACKBONES, PRESET_DESCRIPTIONS, PRESETS, StyleConfig, preset
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+class UsageError(Exception):
+    """A bad command-line input; its message is the line the user sees after 'error: '."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block and exit
+        raise UsageError(message if ";" in message else f"{message}; see {self.prog} --help")
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    def _get_help_string(self, action):  # no "(default: None)" after a help that says it already
+        return action.help if action.default is None or "(default" in action.help else super()._get_help_string(action)
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give one like 300") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not positive; give a whole number >= 1")
+    return n
+
+
+def _weight(text: str) -> float:
+    try:
+        w = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a finite number >= 0, e.g. 1e6") from None
+    if not math.isfinite(w) or w < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number >= 0; give one like 1 or 1e6")
+    return w
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = StyleConfig()
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m nst_helpers",
         description="Gatys-style neural style transfer. Writes a run folder with the result, "
                     "snapshots, loss curves, a side-by-side comparison and a progress GIF.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
         epilog="Presets: " + "; ".join(f"{k}: {v}" for k, v in PRESET_DESCRIPTIONS.items()))
     p.add_argument("--content", required=True, metavar="PATH", help="content photo")
     p.add_argument("--style", required=True, metavar="PATH", help="style image")
     p.add_argument("--preset", default="baseline", choices=PRESETS, help="settings to start from")
-    p.add_argument("--steps", type=int, default=None, metavar="N", help="optimiser steps (default: the preset's)")
-    p.add_argument("--size", type=int, default=None, metavar="PX",
+    p.add_argument("--steps", type=_count, default=None, metavar="N", help="optimiser steps (default: the preset's)")
+    p.add_argument("--size", type=_count, default=None, metavar="PX",
                    help=f"longest side in pixels (default: the preset's; {d.size} for the seed presets)")
+    p.add_argument("--content-weight", type=_weight, default=None, metavar="W", help="content weight (default: the preset's)")
+    p.add_argument("--style-weight", type=_weight, default=None, metavar="W", help="style weight (default: the preset's)")
     p.add_argument("--backbone", default="auto", choices=BACKBONES,
                    help="auto = VGG19 if its weights can be had, else the offline EfficientNet-Lite0")
     p.add_argument("--out", default="outputs", metavar="DIR", help="root folder for run folders")
-    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from . import images, runs, transfer  # heavy imports after --help
-    from .backbones import load_backbone
-    from .backbones.vgg import WeightsUnavailable
+def check_device(name: str) -> str:
+    """`name` as torch spells it, if it is cpu, cuda[:N] or mps and present here; else UsageError."""
+    import torch
+    choices = "choose one of cpu, cuda, cuda:N, mps, or leave --device out to use the best available"
     try:
-        overrides = {k: v for k, v in (("steps", args.steps), ("size", args.size)) if v is not None}
-        cfg = preset(args.preset, backbone=args.backbone, seed=args.seed, **overrides)
-        if cfg.snapshot_every > cfg.steps:
-            cfg = cfg.replace(snapshot_every=max(1, cfg.steps // 5))
-        content = images.load_image(args.content, max_size=cfg.size)
-        style = images.load_image(args.style, max_size=cfg.size)
-        net = load_backbone(cfg.backbone, pooling=cfg.pooling)
-        result = transfer.run(content, style, cfg, backbone=net, device=args.device,
-                              progress=not args.no_progress)
-        folder = runs.save_run(result, root=args.out)
-    except (ValueError, OSError, WeightsUnavailable, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    last = result.history[-1] if result.history else {}
-    print(f"[nst] {len(result.history)} steps in {result.seconds:.1f} s on {result.device} "
-          f"({result.stop_reason}); final loss {last.get('total', float('nan')):.4g}")
-    print(f"[nst] results in {folder}/ (final.png, comparison.png, loss.png, progress.gif)")
-    return 0
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {name!r} is not a device name; {choices}") from None
+    if dev.type not in DEVICE_TYPES:
+        raise UsageError(f"--device {name!r} is not a device this program runs on; {choices}")
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UsageError(f"--device {name}: no CUDA device on this machine; use --device cpu, or leave --device out")
+        if dev.index is not None and dev.index >= count:
+            raise UsageError(f"--device {name}: this machine has {count} CUDA device(s); use cuda:0 .. cuda:{count - 1}")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UsageError(f"--device {name}: no Apple MPS device on this machine; use --device cpu, or leave --device out")
+    return str(dev)
+
+
+def check_out(root) -> Path:
+    """Create the run root and prove it writable (a file made and removed), before any run."""
+    path = Path(root)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise UsageError(f"--out {root}: cannot write there ({err.strerror or err}); "
+                         "choose a folder you can write to, e.g. --out outputs") from None
+    return path
+
+
+def _load_backbone(cfg):
+    """load_backbone, with a corrupt or foreign VGG19 weights file turned into one clear line."""
+    from .backbones import load_backbone
+    from .backbones.vgg import WEIGHTS_ENV, WEIGHTS_FILE, WeightsUnavailable, cached_weights_path
+    try:
+        return load_backbone(cfg.backbone, pooling=cfg.pooling)
+    except WeightsUnavailable as err:
+        raise UsageError(str(err)) from None
+    except (RuntimeError, OSError, EOFError, KeyError, pickle.UnpicklingError) as err:
+        if cfg.backbone == "efficientnet_lite0":
+            raise  # not a weights-file problem: a bug, keep its traceback
+        where = f"{os.environ[WEIGHTS_ENV]} (from {WEIGHTS_ENV})" if os.environ.get(WEIGHTS_ENV) else str(cached_weights_path())
+        raise UsageError(f"the VGG19 weights file {where} could not be used: {_weights_problem(err)}; "
+                         f"replace it with a good copy of {WEIGHTS_FILE}, unset {WEIGHTS_ENV}, "
+                         "or use --backbone efficientnet_lite0") from None
+
+
+def _weights_problem(err: BaseException) -> str:
+    """torch.load's many ways of saying 'bad file', as a few words."""
+    text = str(err)
+    if isinstance(err, OSError) and err.errno != errno.EINVAL:  # EINVAL: torch's zip reader ran out of file
+        return f"it cannot be read ({err.strerror or err})"
+    if isinstance(err, (EOFError, OSError)) or "central directory" in text or "zip archive" in text:
+        return "it is empty or cut short (an interrupted download?)"
+    if "state_dict" in text:
+        return "it holds other weights than VGG19's"
+    return "it is not a PyTorch weights file"
+
+
+def _settings(args) -> StyleConfig:
+    given = {"steps": args.steps, "size": args.size, "content_weight": args.content_weight,
+             "style_weight": args.style_weight}
+    cfg = preset(args.preset, backbone=args.backbone, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+    if cfg.content_weight == 0 and cfg.style_weight == 0:
+        raise UsageError("--content-weight 0 and --style-weight 0 leave nothing to optimise; "
+                         "give at least one of them a positive weight")
+    return cfg.replace(snapshot_every=max(1, cfg.steps // 5)) if cfg.snapshot_every > cfg.steps else cfg
+
+
+def _run(argv):
+    args = build_parser().parse_args(argv)
+    device = check_device(args.device) if args.device is not None else None
+    cfg = _settings(args)
+    out = check_out(args.out)
+    from . import images, runs, transfer  # heavy imports after the cheap checks
+    content = images.load_image(args.content, max_size=cfg.size)
+    style = images.load_image(args.style, max_size=cfg.size)
+    net = _load_backbone(cfg)
+    result = transfer.run(content, style, cfg, backbone=net, device=device, progress=not args.no_progress)
+    return result, runs.save_run(result, root=out)
+
+
+def main(argv=None) -> int:
+    try:
+        result, folder = _run(argv)
+    except (UsageError, ValueError, OSError) as err:  # ImageError and config errors are ValueErrors
+        message = str(err)
+        field = message.split("'")[1] if message.startswith("config field '") else None
+        if field in ("steps", "size", "content_weight", "style_weight", "seed"):
+            message = f"--{field.replace('_', '-')}: {message}"  # name the flag the user typed
+    except KeyError as err:  # str(KeyError) adds quotes; its argument is the message
+        message = str(err.args[0] if err.args else err)
+    else:
+        last = result.history[-1] if result.history else {}
+        print(f"[nst] {len(result.history)} steps in {result.seconds:.1f} s on {result.device} "
+              f"({result.stop_reason}); final loss {last.get('total', float('nan')):.4g}")
+        print(f"[nst] results in {folder}/ (final.png, comparison.png, loss.png, progress.gif)")
+        return 0
+    print("error: " + " ".join(message.split()), file=sys.stderr)  # one line, whatever the message
+    return 2

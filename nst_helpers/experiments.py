@@ -10,6 +10,7 @@ runs notebooks 00-04 with papermill into outputs/notebooks/ and prints where eve
 """
 import argparse
 import csv
+import io
 import json
 import math
 import time
@@ -39,7 +40,8 @@ def save_result(result, s) -> Path:
 
 
 def find_latest(s, name: str, backbone_name: str) -> Path | None:
-    """The newest finished run of preset `name` whose settings, images and backbone match `s`."""
+    """The newest finished run of preset `name` whose settings, images and backbone match `s`
+    (complete folders only: an interrupted save is never re-used, see runs)."""
     cfg = s.config(name)
     for folder in runs.find_runs(cfg.name, s.outputs, config=cfg.to_dict(), backbone=backbone_name,
                                  recipe=s.recipe, **s.labels()):
@@ -48,13 +50,14 @@ def find_latest(s, name: str, backbone_name: str) -> Path | None:
     return None
 
 
-def latest_or_run(s, name: str, backbone, progress: bool = True) -> dict:
-    """load_run() of the latest matching run of preset `name`, running (and saving) it if none
-    exists; the dict gains "reused": True/False."""
+def latest_or_run(s, name: str, backbone, progress: bool = True, device=None) -> dict:
+    """load_run() of the latest matching run of preset `name`, running (and saving) it on
+    `device` (None: the best available) if none exists; the dict gains "reused": True/False."""
     folder = find_latest(s, name, backbone.name)
     reused = folder is not None
     if not reused:
-        result = transfer.run(s.content, s.style, s.config(name), backbone=backbone, progress=progress)
+        result = transfer.run(s.content, s.style, s.config(name), backbone=backbone, device=device,
+                              progress=progress)
         folder = save_result(result, s)
     run = runs.load_run(folder)
     run["reused"] = reused
@@ -64,7 +67,8 @@ def latest_or_run(s, name: str, backbone, progress: bool = True) -> dict:
 
 def measure_runs(loaded: dict, backbone, references: bool = True) -> dict:
     """{label: metrics.measure(...)} for loaded runs {name: load_run dict}, measured on the saved
-    PNGs; with references, the content photo and the style image are measured as if they were results."""
+    PNGs; with references, the content photo and the style image are measured as if they were results.
+    The images may be on any device: the metrics move them to the backbone's, never the backbone."""
     rows = {name: metrics.measure(r["image"], r["content"], r["style"], backbone, r["history"])
             for name, r in loaded.items()}
     if references and loaded:
@@ -128,17 +132,20 @@ def observations_markdown(obs: list) -> str:
 
 def save_comparison(s, loaded: dict, rows: dict, obs: list, figures: dict) -> Path:
     """Write a comparison folder <outputs>/comparison/<stamp>/: the figures as PNG, metrics.md,
-    metrics.csv, observations.md and runs.json (which run folder each preset came from)."""
+    metrics.csv, observations.md and runs.json (which run folder each preset came from); each
+    file atomically, and the DONE marker last, as in a run folder."""
     folder = runs.new_run_dir("comparison", s.outputs)
     for name, fig in figures.items():
-        fig.savefig(folder / f"{name}.png", dpi=100)
-    (folder / "metrics.md").write_text(metrics_markdown(rows) + "\n")
-    (folder / "observations.md").write_text(observations_markdown(obs) + "\n")
-    with open(folder / "metrics.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["run", *metrics.METRICS])
-        writer.writerows([name, *(m[k] for k in metrics.METRICS)] for name, m in rows.items())
-    (folder / "runs.json").write_text(json.dumps({k: str(r["folder"]) for k, r in loaded.items()}, indent=2))
+        runs.save_figure(fig, folder / f"{name}.png")
+    runs.write_text(folder / "metrics.md", metrics_markdown(rows) + "\n")
+    runs.write_text(folder / "observations.md", observations_markdown(obs) + "\n")
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["run", *metrics.METRICS])
+    writer.writerows([name, *(m[k] for k in metrics.METRICS)] for name, m in rows.items())
+    runs.write_text(folder / "metrics.csv", table.getvalue())
+    runs.write_text(folder / "runs.json", json.dumps({k: str(r["folder"]) for k, r in loaded.items()}, indent=2))
+    runs.mark_complete(folder)
     return folder
 
 
@@ -163,7 +170,7 @@ def main(argv=None) -> int:
                                    cwd=str(root / "notebooks"), kernel_name="python3", progress_bar=False)
         print(f"[experiments] {nb}.ipynb executed in {time.perf_counter() - t:.0f} s")
     s = settings(recipe=args.recipe, size=args.size, steps=args.steps)
-    latest = max((s.outputs / "comparison").glob("*-*"))
+    latest = runs.complete_folders(s.outputs / "comparison")[0]
     print(f"\n[experiments] all five notebooks in {time.perf_counter() - t0:.0f} s; executed copies in {out}/")
     print(f"[experiments] comparison (grid.png, losses.png, metrics.md, observations.md) in {latest}/")
     for name, folder in json.loads((latest / "runs.json").read_text()).items():

@@ -6,11 +6,11 @@ what is wrong and how to fix it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import re
-import tempfile
-import warnings
+import secrets
 
 import numpy as np
 import torch
@@ -77,26 +77,42 @@ def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
         raise ImageError(msg + " Convert it to RGB in an image editor first.") from err
 
 
+def _bomb_error(name: str, pixels: int | None) -> ImageError:
+    count = f"{pixels:,} pixels" if pixels else "too many pixels"
+    return ImageError(
+        f"{name} has {count}, more than Pillow's decompression-bomb limit of "
+        f"{Image.MAX_IMAGE_PIXELS:,}. Downscale the file first, or if you trust it, raise "
+        "PIL.Image.MAX_IMAGE_PIXELS (None disables the check) before loading."
+    )
+
+
+def _check_pixels(img: Image.Image, name: str) -> None:
+    """Refuse what Pillow only *warns* about (1x to 2x MAX_IMAGE_PIXELS), before decoding.
+
+    Checked by hand rather than by turning the warning into an error: warnings.catch_warnings
+    swaps process-wide state, which is not safe from the explorer's worker thread.
+    """
+    pixels = img.size[0] * img.size[1]
+    if Image.MAX_IMAGE_PIXELS is not None and pixels > Image.MAX_IMAGE_PIXELS:
+        raise _bomb_error(name, pixels)
+
+
 def _decode(img: pathlib.Path | Image.Image, name: str) -> Image.Image:
     """Open (if a path), force the pixel decode, apply EXIF orientation; Pillow errors -> ImageError."""
     try:
-        with warnings.catch_warnings():
-            # Pillow only *warns* between 1x and 2x MAX_IMAGE_PIXELS; we refuse both.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if isinstance(img, pathlib.Path):
-                with open(img, "rb") as fh, Image.open(fh) as opened:
-                    opened.load()  # lazy open would hide truncation until much later
-                    return ImageOps.exif_transpose(opened)
-            img.load()
-            return ImageOps.exif_transpose(img)
+        if isinstance(img, pathlib.Path):
+            with open(img, "rb") as fh, Image.open(fh) as opened:
+                _check_pixels(opened, name)
+                opened.load()  # lazy open would hide truncation until much later
+                return ImageOps.exif_transpose(opened)
+        _check_pixels(img, name)
+        img.load()
+        return ImageOps.exif_transpose(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         found = re.search(r"\((\d+) pixels\)", str(err))
-        count = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-        raise ImageError(
-            f"{name} has {count}, more than Pillow's decompression-bomb limit of "
-            f"{Image.MAX_IMAGE_PIXELS:,}. Downscale the file first, or if you trust it, raise "
-            "PIL.Image.MAX_IMAGE_PIXELS (None disables the check) before loading."
-        ) from err
+        raise _bomb_error(name, int(found.group(1)) if found else None) from err
+    except ImageError:
+        raise
     except UnidentifiedImageError as err:
         raise ImageError(
             f"{name} is not an image format Pillow can read. Check that it is really an "
@@ -121,6 +137,15 @@ def _resize_longest(rgb: np.ndarray, max_size: int) -> np.ndarray:
     chans = [Image.fromarray(np.ascontiguousarray(rgb[..., c])) for c in range(3)]
     chans = [np.asarray(ch.resize((new_w, new_h), Image.Resampling.LANCZOS)) for ch in chans]
     return np.clip(np.stack(chans, axis=2), 0.0, 1.0)
+
+
+def _check_min_side(rgb: np.ndarray, name: str, min_size: int, fix: str) -> None:
+    h, w = rgb.shape[:2]
+    if min(h, w) < min_size:
+        raise ImageError(
+            f"{name} is {w}x{h} pixels; its shorter side {min(h, w)} is below the minimum of "
+            f"{min_size} the backbone needs. {fix}."
+        )
 
 
 def load_image(source, max_size: int | None = None, min_size: int = 32) -> torch.Tensor:
@@ -150,14 +175,20 @@ def load_image(source, max_size: int | None = None, min_size: int = 32) -> torch
     else:
         msg = f"the given {type(source).__name__} is not an image source."
         raise ImageError(msg + " Pass a file path, a PIL.Image.Image or a numpy array.")
+    _check_min_side(rgb, name, min_size, "Use a larger image")  # upscaling a 1x1 image invents it
     if max_size is not None:
+        h, w = rgb.shape[:2]
+        scale = max_size / max(h, w)
+        pixels = max(1, round(w * scale)) * max(1, round(h * scale))
+        if Image.MAX_IMAGE_PIXELS is not None and pixels > Image.MAX_IMAGE_PIXELS:
+            # refuse before allocating: 20000 px square is 4.8 GB per float image
+            raise ImageError(
+                f"a requested size of {max_size} px (longest side) would make {name} {pixels:,} "
+                f"pixels, more than the limit of {Image.MAX_IMAGE_PIXELS:,} "
+                "(PIL.Image.MAX_IMAGE_PIXELS). Ask for a smaller size, e.g. 512 or 1024."
+            )
         rgb = _resize_longest(rgb, max_size)
-    h, w = rgb.shape[:2]
-    if min(h, w) < min_size:
-        raise ImageError(
-            f"{name} is {w}x{h} pixels; its shorter side {min(h, w)} is below the minimum of "
-            f"{min_size} the backbone needs. Use a larger image or a larger max_size."
-        )
+        _check_min_side(rgb, name, min_size, "Use a larger max_size (--size) or a less elongated image")
     return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
@@ -186,22 +217,31 @@ def save_image(image, path) -> pathlib.Path:
         rgba = pil.convert("RGBA")
         pil = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Temp file in the same directory so os.replace is an atomic rename: readers
-    # see the old file or the new one, never a half-written image.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    with atomic_file(path) as tmp, open(tmp, "wb") as fh:
+        pil.save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    return path
+
+
+@contextlib.contextmanager
+def atomic_file(path):
+    """Yield a temporary path next to `path`; on success it is synced and renamed to `path`.
+
+    Readers see the old file or the new one, never a half-written one (os.replace is an
+    atomic rename within a folder), and a crash leaves at most a hidden `.name.<hex>.tmp<suffix>`
+    file. The temp file is created with mode 0o666 so the kernel applies the umask (reading
+    the umask would mean setting it: process-wide state, unsafe from a thread).
+    """
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            pil.save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        # mkstemp creates files 0600; give the result the usual umask-based mode
-        # (Python can only read the umask by setting it, hence the set-and-restore).
-        umask = os.umask(0o22)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
         os.replace(tmp, path)
     except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return path
 
 
 def resize_to(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -6,6 +6,11 @@ metrics take the backbone as an argument: measure a run with the backbone it ran
 They use fixed, preset-independent layer weights, so every preset is measured with the
 same ruler (the presets' own weights are what is being compared).
 
+Devices: images and backbone may live anywhere. Feature metrics move the images to the
+backbone's device (module_device) and never move the backbone, which belongs to the caller;
+the other metrics work on the image's device and create their constants there (float64 ones
+on the CPU when the image is on MPS, which has no float64).
+
     metric                higher means                       module function
     total loss            a worse fit of the run's own goal   final_loss (not comparable across presets)
     SSIM (luminance)      more content structure retained     content_ssim
@@ -41,15 +46,28 @@ METRICS = {
 }
 
 
+def module_device(module) -> torch.device:
+    """Where a module's weights live: its first parameter's device, else its first buffer's,
+    else the CPU (a parameter-free module computes wherever its input is)."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _float64_device(device: torch.device) -> torch.device:
+    """The device itself, or the CPU for MPS, which cannot hold float64 tensors."""
+    return torch.device("cpu") if device.type == "mps" else device
+
+
 def luminance(image: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) RGB -> (N, 1, H, W) BT.601 luma, same range as the input."""
     w = image.new_tensor(LUMA).view(1, 3, 1, 1)
     return (image * w).sum(1, keepdim=True)
 
 
-def gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float64) -> torch.Tensor:
+def gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float64, device=None) -> torch.Tensor:
     """(size, size) normalised Gaussian kernel (what scipy's gaussian_filter uses at radius size//2)."""
-    x = torch.arange(size, dtype=dtype) - (size - 1) / 2
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
     g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
     g = g / g.sum()
     return g[:, None] * g[None, :]
@@ -65,9 +83,10 @@ def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, window: int 
     """
     if a.shape != b.shape:
         raise ValueError(f"ssim needs images of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    a, b = a.double(), b.double()       # float64: the variance terms are small differences
+    dev = _float64_device(a.device)
+    a, b = a.detach().to(dev, torch.float64), b.detach().to(dev, torch.float64)  # variances are small differences
     c = a.shape[1]
-    k = gaussian_window(window, sigma).to(a.device).expand(c, 1, window, window)
+    k = gaussian_window(window, sigma, device=dev).expand(c, 1, window, window)
 
     def blur(t):
         return F.conv2d(t, k, groups=c)  # no padding: only windows fully inside the image
@@ -91,6 +110,8 @@ def content_ssim(image: torch.Tensor, content: torch.Tensor) -> float:
     Higher means more of the photo's structure retained (1.0 for the photo itself).
     Luminance only, because style transfer is meant to change colours.
     """
+    dev = _float64_device(image.device)
+    image, content = image.detach().to(dev), content.detach().to(dev)
     return ssim(luminance(image.double()), luminance(_same_size(content, image).double()))
 
 
@@ -101,9 +122,9 @@ def content_distance(image: torch.Tensor, content: torch.Tensor, backbone, layer
     Higher means less content retained (0.0 for the photo itself). `layer` is a preset
     layer name (VGG19's) or the backbone's own; F is the backbone's activation there.
     """
-    own = resolve_layers(backbone, [layer])[0]
-    f_x = backbone(image.float(), [own])[own].float()
-    f_c = backbone(_same_size(content, image).float(), [own])[own].float()
+    own, dev = resolve_layers(backbone, [layer])[0], module_device(backbone)
+    f_x = backbone(image.to(dev, torch.float32), [own])[own].float()
+    f_c = backbone(_same_size(content, image).to(dev, torch.float32), [own])[own].float()
     return float(((f_x - f_c) ** 2).sum() / (f_c ** 2).sum().clamp_min(1e-12))
 
 
@@ -114,9 +135,9 @@ def gram_distance(image: torch.Tensor, style: torch.Tensor, backbone, layers=SEE
     Higher means less of the style's texture statistics (0.0 for the style image itself).
     Sizes may differ: the Gram matrix is normalised by C*H*W.
     """
-    own = resolve_layers(backbone, list(layers))
-    f_x = backbone(image.float(), own)
-    f_s = backbone(style.float(), own)
+    own, dev = resolve_layers(backbone, list(layers)), module_device(backbone)
+    f_x = backbone(image.to(dev, torch.float32), own)
+    f_s = backbone(style.to(dev, torch.float32), own)
     dists = []
     for name in own:
         g_x, g_s = gram_matrix(f_x[name]), gram_matrix(f_s[name])
@@ -133,13 +154,15 @@ def color_distance(image: torch.Tensor, reference: torch.Tensor, projections: in
     deterministic) and the 1-D distributions compared through `quantiles` evenly spaced
     quantiles, so the images may have different sizes. Units: RGB in [0, 1].
     """
+    dev = _float64_device(image.device)
+    # drawn by a CPU generator, then moved: the same directions (and value) on every device
     gen = torch.Generator().manual_seed(seed)
-    dirs = torch.randn(3, projections, generator=gen, dtype=torch.float64)
+    dirs = torch.randn(3, projections, generator=gen, dtype=torch.float64).to(dev)
     dirs = dirs / dirs.norm(dim=0, keepdim=True)
-    levels = (torch.arange(quantiles, dtype=torch.float64) + 0.5) / quantiles
+    levels = (torch.arange(quantiles, dtype=torch.float64, device=dev) + 0.5) / quantiles
 
     def quantile_functions(img):  # (quantiles, projections)
-        pixels = img.detach().double().reshape(3, -1).T          # (H*W, 3)
+        pixels = img.detach().to(dev, torch.float64).reshape(3, -1).T   # (H*W, 3)
         proj = (pixels @ dirs).sort(dim=0).values               # (H*W, projections)
         pos = levels * (proj.shape[0] - 1)                       # linear interpolation between order stats
         lo, frac = pos.floor().long(), (pos - pos.floor())[:, None]
@@ -154,7 +177,7 @@ def total_variation(image: torch.Tensor) -> float:
 
     Higher means less coherent: more edges, texture and noise.
     """
-    return float(_tv(image))
+    return float(_tv(image.detach()))
 
 
 def high_frequency_energy(image: torch.Tensor, sigma: float = 1.0) -> float:
@@ -163,8 +186,8 @@ def high_frequency_energy(image: torch.Tensor, sigma: float = 1.0) -> float:
     Higher means less coherent: more pixel-level noise and fine speckle.
     """
     radius = max(1, math.ceil(3 * sigma))
-    k = gaussian_window(2 * radius + 1, sigma, dtype=torch.float32).expand(3, 1, 2 * radius + 1, 2 * radius + 1)
-    x = image.float()
+    x = image.detach().float()
+    k = gaussian_window(2 * radius + 1, sigma, torch.float32, x.device).expand(3, 1, 2 * radius + 1, 2 * radius + 1)
     blurred = F.conv2d(F.pad(x, [radius] * 4, mode="reflect"), k, groups=3)
     return float(((x - blurred) ** 2).mean())
 

@@ -2,8 +2,17 @@
 
 A folder is never overwritten (mkdir with exist_ok=False and a random id), so
 re-running a notebook keeps older results for comparison.
+
+Crash safety: every file is written under a hidden temporary name in its folder and renamed
+into place (images.atomic_file), so a file with its final name is always whole. A folder is
+*complete* only when its marker file DONE exists; save_run writes DONE after every other
+file. A folder without DONE (a save killed half-way, a run that never finished) is
+incomplete: is_complete() says so, find_runs() skips it, load_run() refuses it with a clear
+error, and experiments.latest_or_run never re-uses it. Folders written before this rule
+existed have no DONE either and are skipped the same way.
 """
 import csv
+import io
 import json
 import platform
 import secrets
@@ -12,10 +21,15 @@ from importlib import metadata
 from pathlib import Path
 
 from .config import StyleConfig
-from .images import load_image, save_image
+from .images import atomic_file, load_image, save_image
 from .plots import comparison_figure, loss_figure, save_gif
 
 HISTORY_FIELDS = ("step", "total", "content", "style", "tv", "lr", "elapsed", "size", "event")
+DONE = "DONE"  # the completion marker, always the last file written into a run folder
+
+
+class IncompleteRunError(ValueError):
+    """A run folder without its DONE marker: its save was interrupted (or is still going)."""
 
 
 def library_versions() -> dict:
@@ -35,18 +49,44 @@ def new_run_dir(name: str, root="outputs") -> Path:
     return path
 
 
+def write_text(path, text: str) -> Path:
+    """Write a text file atomically (temporary name, then rename)."""
+    with atomic_file(path) as tmp:
+        Path(tmp).write_text(text)
+    return Path(path)
+
+
+def save_figure(fig, path, dpi: int = 100) -> Path:
+    """Save a matplotlib Figure atomically, in the format its suffix names."""
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=Path(path).suffix[1:])
+    return Path(path)
+
+
+def mark_complete(folder) -> Path:
+    """Write the DONE marker: call it last, after every other file of the folder is in place."""
+    return write_text(Path(folder) / DONE, f"complete {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+
+
+def is_complete(folder) -> bool:
+    """True when `folder` is a finished run (or comparison) folder: its DONE marker exists."""
+    return (Path(folder) / DONE).is_file()
+
+
 def save_run(result, root="outputs", name: str | None = None, extra: dict | None = None) -> Path:
-    """Write config.json, history.csv, snapshots/, final.png, comparison.png, loss.png, progress.gif."""
+    """Write config.json, history.csv, snapshots/, final.png, content.png, style.png,
+    comparison.png, loss.png, progress.gif, and last the DONE marker (see the module docstring)."""
     cfg = result.config
     folder = new_run_dir(name or cfg.name, root)
     meta = {"config": cfg.to_dict(), "backbone": result.backbone, "device": result.device,
             "stop_reason": result.stop_reason, "seconds": round(result.seconds, 3),
             "steps_done": len(result.history), "versions": library_versions(), **(extra or {})}
-    (folder / "config.json").write_text(json.dumps(meta, indent=2))
-    with open(folder / "history.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(result.history)
+    write_text(folder / "config.json", json.dumps(meta, indent=2))
+    rows = io.StringIO(newline="")
+    writer = csv.DictWriter(rows, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(result.history)
+    write_text(folder / "history.csv", rows.getvalue())
     (folder / "snapshots").mkdir()
     for step, image in sorted(result.snapshots.items()):
         save_image(image, folder / "snapshots" / f"step_{step:05d}.png")
@@ -54,10 +94,12 @@ def save_run(result, root="outputs", name: str | None = None, extra: dict | None
     save_image(result.content, folder / "content.png")
     save_image(result.style, folder / "style.png")
     title = f"{cfg.name} on {result.backbone}, {len(result.history)} steps ({result.stop_reason})"
-    comparison_figure(result.content, result.style, result.image, title=title).savefig(folder / "comparison.png", dpi=100)
-    loss_figure(result.history, cfg).savefig(folder / "loss.png", dpi=100)
+    save_figure(comparison_figure(result.content, result.style, result.image, title=title), folder / "comparison.png")
+    save_figure(loss_figure(result.history, cfg), folder / "loss.png")
     if result.snapshots:
-        save_gif(result.snapshots, folder / "progress.gif")
+        with atomic_file(folder / "progress.gif") as tmp:
+            save_gif(result.snapshots, tmp)
+    mark_complete(folder)
     return folder
 
 
@@ -73,25 +115,36 @@ def read_history(folder) -> list[dict]:
 
 
 def load_run(folder) -> dict:
-    """A saved run as {folder, meta, config, history, image, content, style}."""
+    """A saved run as {folder, meta, config, history, image, content, style}.
+
+    Raises IncompleteRunError for a folder without its DONE marker."""
     folder = Path(folder)
+    if not is_complete(folder):
+        raise IncompleteRunError(
+            f"{folder} is an incomplete run folder (no {DONE} file: its save was interrupted or "
+            "is still going); load a complete one (runs.find_runs lists them) or run again")
     meta = json.loads((folder / "config.json").read_text())
     return {"folder": folder, "meta": meta, "config": StyleConfig.from_dict(meta["config"]),
             "history": read_history(folder), "image": load_image(folder / "final.png"),
             "content": load_image(folder / "content.png"), "style": load_image(folder / "style.png")}
 
 
+def complete_folders(parent) -> list[Path]:
+    """The complete <timestamp>-<id> folders directly in `parent`, newest first."""
+    return [f for f in sorted(Path(parent).glob("*-*"), reverse=True) if f.is_dir() and is_complete(f)]
+
+
 def find_runs(name: str, root="outputs", **match) -> list[Path]:
     """Complete run folders of `name`, newest first, whose config.json has the given values
-    (top-level keys like backbone=..., or config fields like steps=...)."""
+    (top-level keys like backbone=..., or config fields like steps=...). Incomplete folders
+    and unreadable config.json files are skipped."""
     found = []
-    for folder in sorted((Path(root) / name).glob("*-*"), reverse=True):
+    for folder in complete_folders(Path(root) / name):
         try:
             meta = json.loads((folder / "config.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if not (folder / "final.png").exists():
-            continue
-        if all(meta.get(k, meta["config"].get(k)) == v for k, v in match.items()):
+            matches = all(meta.get(k, meta["config"].get(k)) == v for k, v in match.items())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # a hand-edited or foreign folder: not one of ours to re-use
+        if matches:
             found.append(folder)
     return found

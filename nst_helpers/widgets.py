@@ -9,11 +9,17 @@ sets the threading.Event that `transfer.run` checks after every step, and the fi
 rendered with matplotlib's Agg canvas (no pyplot state) to PNG bytes that go into an
 `ipywidgets.Image`; ipykernel sends widget updates made from a thread, and swapping an
 image's bytes does not flicker.
+
+Threads: the worker only runs; a second, tiny thread waits for it to end and only then
+re-enables Run, so a click on an enabled Run always starts a run. Neither thread changes
+process-wide state itself (no warnings filters, umask, RNG seeds or socket defaults here);
+see tests/test_widgets.py for the calls that remain in other modules.
 """
 import html
 import io
 import sys
 import threading
+import time
 import traceback
 import weakref
 from pathlib import Path
@@ -71,7 +77,9 @@ class ExplorerPanel:
         self.update_every = update_every
         self.fixed = {k: v for k, v in (("size", size), ("steps", steps)) if v is not None}
         self._nets, self._speed, self._uploads = dict(backbones or {}), {}, {}
-        self.result = self.error = self.thread = self.saved = None
+        self.result = self.error = self.thread = self.saved = self._finisher = None
+        self._final = ("Run ended", False)   # the worker's last status, shown by the finisher
+        self._lock = threading.Lock()        # start() and _finish() hand the buttons over under it
         self.metrics, self.ran_images = {}, {}
         self._filling = False
         self.history, self.ran_config, self.frames = [], None, 0
@@ -228,23 +236,28 @@ class ExplorerPanel:
 
     def start(self) -> bool:
         """Start a run with the current settings in a background thread (Run button)."""
-        if self.running:
-            return False
-        try:
-            cfg = self.config()
-            sources = self._source(self.content), self._source(self.style)
-        except ValueError as err:
-            self._set_status(f"Settings not valid: {err}", error=True)
-            return False
-        self._stop.clear()
-        self.result = self.error = None
-        self.metrics = {}
-        self.history, self.ran_config, self.frames = [], cfg, 0
-        self.ran_images = {"content_image": self.content.value, "style_image": self.style.value}
-        self.run_button.disabled, self.stop_button.disabled, self.save_button.disabled = True, False, True
-        self.info.value = ""
-        self.thread = threading.Thread(target=self._work, args=(cfg, *sources), daemon=True, name="nst-explorer")
-        self.thread.start()
+        with self._lock:
+            if self.running:
+                self._set_status("A run is still going: press Stop first, or wait for it to end", error=True)
+                return False
+            try:
+                cfg = self.config()
+                sources = self._source(self.content), self._source(self.style)
+            except ValueError as err:
+                self._set_status(f"Settings not valid: {err}", error=True)
+                return False
+            self._stop.clear()
+            self.result = self.error = None
+            self.metrics = {}
+            self.history, self.ran_config, self.frames = [], cfg, 0
+            self.ran_images = {"content_image": self.content.value, "style_image": self.style.value}
+            self.run_button.disabled, self.stop_button.disabled, self.save_button.disabled = True, False, True
+            self.info.value = ""
+            worker = threading.Thread(target=self._work, args=(cfg, *sources), daemon=True, name="nst-explorer")
+            self.thread = worker
+            self._finisher = threading.Thread(target=self._finish, args=(worker,), daemon=True, name="nst-explorer-finish")
+            worker.start()
+            self._finisher.start()
         return True
 
     def stop(self):
@@ -254,10 +267,21 @@ class ExplorerPanel:
             self._set_status("Stopping after this step…")
 
     def wait(self, timeout=None) -> bool:
-        """Block until the run thread ends (for tests and scripts); True if it has ended."""
-        if self.thread is not None:
-            self.thread.join(timeout)
-        return not self.running
+        """Block until the run has ended and the panel is ready again; True if it has."""
+        end = None if timeout is None else time.monotonic() + timeout
+        for t in (self.thread, self._finisher):
+            if t is not None:
+                t.join(None if end is None else max(0.0, end - time.monotonic()))
+        return not self.running and not (self._finisher is not None and self._finisher.is_alive())
+
+    def _finish(self, worker):
+        """The finisher thread: once the worker has ended, re-enable Run and show its last status."""
+        worker.join()
+        with self._lock:
+            if self.thread is not worker:  # a newer run owns the buttons now
+                return
+            self.run_button.disabled, self.stop_button.disabled = False, True
+            self._set_status(*self._final)  # last: whoever waits for "Done" finds the panel ready
 
     def _work(self, cfg, content_src, style_src):
         message, error = "Run ended", False
@@ -301,8 +325,7 @@ class ExplorerPanel:
             message, error = f"Error: {type(err).__name__}: {err}", True
             self.info.value = f"<details><summary>traceback</summary><pre>{html.escape(traceback.format_exc())}</pre></details>"
         finally:
-            self.run_button.disabled, self.stop_button.disabled = False, True
-            self._set_status(message, error)  # last: whoever waits for "Done" finds the panel ready
+            self._final = (message, error)  # shown by _finish once this thread has ended
 
     def _draw(self, cfg, content, style, image, title):
         self.image.value = explorer_png(content, style, image, list(self.history), cfg, title)

@@ -4,7 +4,9 @@ Checks what a headless test cannot: that the widgets render, that a slider chang
 kernel, that Run updates the <img> while the kernel works, and that Stop is handled while a
 run is in progress (the run lives in a thread, so the kernel stays free for widget messages).
 Screenshots go to the test's tmp_path; the last one is also copied to /tmp/explorer_browser.png.
-Never downloads a browser: without /usr/bin/chromium the test is skipped, with the reason.
+Never downloads a browser. Without /usr/bin/chromium or playwright the test is skipped with
+the reason on a developer's machine, and FAILS when the environment variable CI is set (CI=true):
+CI must not stay green without the browser test (.ci/run installs chromium or stops).
 """
 import json
 import os
@@ -27,9 +29,43 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 DEADLINE_S = 170  # the whole test, server start included; every wait below is bounded too
 TOKEN = "nst-browser-test"
 
-pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not found (apt-get install chromium)"),
-]
+
+
+def in_ci() -> bool:
+    """True when CI is set to anything but an empty/false value (GitHub, GitLab and .ci/run set CI=true)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require(available: bool, reason: str) -> None:
+    """Nothing if available; else a failure under CI, a skip (with the reason) elsewhere."""
+    if available:
+        return
+    if in_ci():
+        pytest.fail(f"{reason}; CI is set, so the browser test must run, not be skipped", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def sync_playwright():
+    """Playwright's entry point, once Chromium and playwright are known to be there."""
+    require(Path(CHROMIUM).exists(), f"{CHROMIUM} not found (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "playwright is not installed (pip install playwright)")
+    return sync_playwright
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", "fail"), ("1", "fail"), ("yes", "fail"),
+                                         ("", "skip"), ("false", "skip"), ("0", "skip"), (None, "skip")])
+def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(ci, outcome, monkeypatch):
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception, match="chromium"):
+        require(False, "/nowhere/chromium not found")
+    assert require(True, "present") is None
 
 
 @pytest.fixture
@@ -51,7 +87,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def lab(tmp_path, deadline):
+def lab(tmp_path, deadline, sync_playwright):
     """A JupyterLab server on 127.0.0.1 over a temporary copy of the notebook and images/."""
     root = tmp_path / "root"
     (root / "notebooks").mkdir(parents=True)
@@ -123,9 +159,7 @@ def type_into_readout(page, control: str, value: str) -> None:
     page.keyboard.press("Enter")
 
 
-def test_explorer_in_jupyterlab(lab, tmp_path):
-    sync_playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright").sync_playwright
-
+def test_explorer_in_jupyterlab(sync_playwright, lab, tmp_path):
     url, root = lab
     shots = []
 

@@ -340,6 +340,63 @@ def test_save_is_atomic_on_failure(tmp_path, monkeypatch, exc):
     np.testing.assert_allclose(load_image(target).numpy(), round(0.25 * 255) / 255, atol=1e-7)
 
 
+class _WatchedFilters(list):
+    """warnings.filters stand-in that notes being copied or edited (catch_warnings copies it)."""
+
+    def __init__(self, items):
+        super().__init__(items)
+        self.touched = []
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            self.touched.append("copied")
+        return super().__getitem__(index)
+
+    def insert(self, *args):
+        self.touched.append("insert")
+        super().insert(*args)
+
+    def remove(self, *args):
+        self.touched.append("remove")
+        super().remove(*args)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_loading_leaves_the_process_warning_filters_alone(tmp_path, monkeypatch):
+    """The explorer loads images in a worker thread: warnings.catch_warnings (process-wide
+    state, not thread-safe) must not be how bombs are caught."""
+    import warnings
+    watched = _WatchedFilters(warnings.filters)
+    monkeypatch.setattr(warnings, "filters", watched)
+    ok, bomb, cut = tmp_path / "ok.png", tmp_path / "bomb.png", tmp_path / "cut.png"
+    Image.fromarray(_noise(40, 40)).save(ok)
+    Image.fromarray(_noise(40, 40)).save(bomb)
+    cut.write_bytes(ok.read_bytes()[:300])
+    load_image(ok)
+    with pytest.raises(ImageError, match="truncated"):
+        load_image(cut)
+    monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 1000)   # 1600 px: Pillow only warns
+    with pytest.raises(ImageError, match="1,600 pixels"):  # (pytest.warns would copy the filters itself)
+        load_image(bomb)
+    assert warnings.filters is watched and watched.touched == []
+
+
+def test_save_never_sets_the_umask(tmp_path, monkeypatch):
+    """Reading the umask means setting it (process-wide); the kernel applies it for us instead."""
+    old = os.umask(0o027)
+    try:
+        def no_umask(mask):
+            raise AssertionError("save_image changed the process umask")
+        monkeypatch.setattr(os, "umask", no_umask)
+        for name in ("a.png", "b.jpg"):
+            save_image(torch.rand(1, 3, 16, 16), tmp_path / name)
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o640
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.jpg"]
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -405,6 +462,7 @@ def test_too_small(tmp_path):
     assert load_image(path, min_size=20).shape == (1, 3, 20, 40)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns, we refuse
 @pytest.mark.parametrize(("side", "kind"), [(40, "warning range"), (50, "error range")])
 def test_decompression_bomb(tmp_path, monkeypatch, side, kind):
     path = tmp_path / "bomb.png"
