@@ -29,7 +29,8 @@ PRESET_DESCRIPTIONS = {
     "exp1": "Exp 1, increased early-layer weights: more prominent style artifacts",
     "exp2": "Exp 2, balanced layer weights: subtle content preservation",
     "exp3": "Exp 3, reduced later-layer weights: more content details",
-    "fast": "Fast: the baseline's weights, optimised with L-BFGS (150 steps at 256 px) in seconds",
+    "fast": "Fast: the offline painting recipe: the photo in the painting's colours, refined coarse to "
+            "fine (L-BFGS, 150 steps on a 4-scale pyramid to 512 px) in seconds",
 }
 
 
@@ -84,7 +85,11 @@ class StyleConfig:
         return cls.from_dict(json.loads(text))
 
     def replace(self, **changes) -> "StyleConfig":
-        """A validated copy with some fields changed."""
+        """A validated copy with some fields changed. A new step budget keeps the pyramid's
+        coarse/fine proportions unless scale_steps is given too."""
+        if "steps" in changes and "scale_steps" not in changes and self.scale_steps:
+            changes["scale_steps"] = _rescale(self.scale_steps, changes["steps"])
+            changes.setdefault("scales", len(changes["scale_steps"]))
         return dataclasses.replace(self, **changes)
 
 
@@ -131,16 +136,7 @@ def validate(cfg: StyleConfig) -> None:
 def preset(name: str, **overrides) -> StyleConfig:
     """A named preset (baseline, exp1, exp2, exp3, fast), with optional field overrides."""
     if name == "fast":
-        # Tuned with benchmarks/time_to_quality.py (figures in benchmarks/README.md): L-BFGS
-        # reaches the seed's 5000-Adam-step loss in ~125 steps at 256 px (41x sooner on a
-        # 2-core CPU) and ~80 at 512 px. One scale: a coarse start (e.g. [30, 120]) was no
-        # sooner and ended higher. fp32: bf16 does not speed up EfficientNet-Lite0 on a CPU
-        # (turn mixed_precision on for VGG19). The early stop only ends a truly flat run.
-        base = dict(name="fast", optimizer="lbfgs", lr=1.0, steps=150, snapshot_every=25,
-                    size=256, scales=1, scale_steps=None, mixed_precision=False,
-                    early_stop_window=20, early_stop_tol=1e-3)
-        base.update(zip(("content_weight", "style_weight"), PRESET_TABLE["baseline"][:2]))
-        base["style_layers"] = dict(zip(SEED_STYLE_LAYERS, PRESET_TABLE["baseline"][2:]))
+        base = _fast(overrides.get("size", 512), overrides.get("steps", sum(FAST_SCALE_STEPS)))
     elif name in PRESET_TABLE:
         cw, sw, *lw = PRESET_TABLE[name]
         base = dict(name=name, content_weight=cw, style_weight=sw, style_layers=dict(zip(SEED_STYLE_LAYERS, lw)))
@@ -150,16 +146,48 @@ def preset(name: str, **overrides) -> StyleConfig:
         # keep the preset's coarse/fine proportions for a different step budget
         base["scale_steps"] = _rescale(base["scale_steps"], overrides["steps"])
         base["scales"] = len(base["scale_steps"])
+    if "scales" in overrides and "scale_steps" not in overrides:
+        base["scale_steps"] = None  # an explicit number of scales: an equal split
     base.update(overrides)
     return StyleConfig(**base)
 
 
+# The `fast` preset: measured with benchmarks/quality.py (figures in benchmarks/README.md).
+# Each part earned its place there, judged by a network the run does not optimise:
+#  - init content_in_style_colours: the photo repainted in the painting's colour statistics;
+#    the optimiser then spends its steps on strokes, not on shifting every pixel's colour;
+#  - a coarse-to-fine pyramid (longest side 181, 256, 362, 512 px): at the coarse scales the
+#    deep layers see the whole scene, so the sky and walls become large strokes, not fine
+#    texture laid over the photo; the finer scales add detail (and less speckle);
+#  - style weight 1e7 (10x the baseline) with more weight on the deeper layers (larger motifs);
+#  - the size-independent Gram loss, so every pyramid level gets the same balance.
+# L-BFGS as before (benchmarks/time_to_quality.py). fp32: bf16 does not speed up EfficientNet
+# on a CPU. A level smaller than FAST_COARSEST is dropped (a 64 px smoke run has one scale).
+FAST_SCALE_STEPS = [50, 40, 30, 30]   # coarse to fine
+FAST_COARSEST = 160                   # px: the smallest pyramid level worth optimising
+FAST_STYLE_LAYERS = {"conv1_1": 0.2, "conv2_1": 0.5, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0}
+
+
+def _fast(size: int, steps: int) -> dict:
+    """The `fast` preset's fields for a longest side `size` and a step budget `steps`."""
+    levels = 1
+    while levels < len(FAST_SCALE_STEPS) and size / math.sqrt(2) ** levels >= FAST_COARSEST:
+        levels += 1
+    budgets = _rescale(FAST_SCALE_STEPS[-levels:], steps) if isinstance(steps, int) and steps >= 1 else None
+    return dict(name="fast", optimizer="lbfgs", lr=1.0, steps=steps, snapshot_every=25, size=size,
+                scales=len(budgets) if budgets else 1, scale_steps=budgets if budgets and len(budgets) > 1 else None,
+                mixed_precision=False, early_stop_window=20, early_stop_tol=1e-3,
+                init="content_in_style_colours", gram_norm="size_independent",
+                content_weight=1.0, style_weight=1e7, style_layers=dict(FAST_STYLE_LAYERS))
+
+
 RECIPE_FIELDS = ("optimizer", "lr", "lr_schedule", "steps", "snapshot_every", "size", "scales",
-                 "scale_steps", "mixed_precision", "early_stop_window", "early_stop_tol")
+                 "scale_steps", "mixed_precision", "early_stop_window", "early_stop_tol", "init")
 
 
 def with_fast_recipe(cfg: StyleConfig, **overrides) -> StyleConfig:
-    """`cfg`'s weights and layers, optimised with the `fast` preset's recipe (L-BFGS).
+    """`cfg`'s weights, layers and loss, optimised with the `fast` preset's recipe (L-BFGS on
+    the pyramid, from the photo in the painting's colours).
 
     For seeing what a seed preset's weights do in seconds instead of 5000 Adam steps.
     """

@@ -8,7 +8,7 @@ from nst_helpers.transfer import STD, autocast_for, pick_device
 
 
 def tiny(**kw):
-    base = dict(steps=6, size=64, snapshot_every=2, backbone="efficientnet_lite0")
+    base = dict(steps=6, size=64, snapshot_every=2, backbone="efficientnet_lite0", gram_norm="size_independent")
     return preset(kw.pop("preset", "baseline"), **{**base, **kw})
 
 

