@@ -134,6 +134,16 @@ def layer_table() -> str:
     return "\n".join(rows)
 
 
+def balance_markdown(rows: list) -> str:
+    """objective.layer_balance rows as a markdown table: each layer's share of the style term
+    under the seed's normalisation and under the size-independent one."""
+    lines = ["| layer | backbone layer | C·H·W | share of the style term, seed's loss | "
+             "share, size-independent loss |", "|---|---|---|---|---|"]
+    lines += [f"| `{r['layer']}` | `{r['own']}` | {r['chw']:,} | {r['seed_share']:.1%} | "
+              f"{r['size_independent_share']:.1%} |" for r in rows]
+    return "\n".join(lines)
+
+
 def weight_changes(name: str) -> str:
     """How preset `name` differs from the baseline, one line per changed weight."""
     base, new = PRESET_TABLE["baseline"], PRESET_TABLE[name]

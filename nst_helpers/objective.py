@@ -81,3 +81,28 @@ class StyleObjective:
         tv = losses.total_variation(image) if cfg.tv_weight else torch.zeros((), device=image.device)
         total = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * tv
         return total, {"content": c, "style": s, "tv": tv}
+
+
+def layer_balance(net, cfg: StyleConfig, image: torch.Tensor, style: torch.Tensor) -> list[dict]:
+    """Each style layer's weighted term for `image` against `style` (both (1, 3, H, W), same size),
+    under both Gram normalisations: [{layer, own, chw, seed, size_independent, seed_share,
+    size_independent_share}], the shares being fractions of each normalisation's style total.
+    Shows what the normalisation does to the balance between layers (notebook 00)."""
+    weights = style_layer_weights(net, cfg)
+    own_of = {resolve_layers(net, [name])[0]: name for name in cfg.style_layers}
+    with torch.no_grad():
+        feats = net(nhwc(image), list(weights))
+        targets = net(nhwc(style), list(weights))
+    rows = []
+    for own, w in weights.items():
+        _, c, h, wd = feats[own].shape
+        row = {"layer": own_of[own], "own": own, "chw": c * h * wd}
+        for norm in ("seed", "size_independent"):
+            g = losses.gram_matrix(targets[own], norm)
+            row[norm] = w * style_scale(net, norm) * losses.layer_style_loss(feats[own], g, norm).item()
+        rows.append(row)
+    for norm in ("seed", "size_independent"):
+        total = sum(r[norm] for r in rows) or 1.0
+        for r in rows:
+            r[f"{norm}_share"] = r[norm] / total
+    return rows
