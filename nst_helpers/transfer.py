@@ -186,11 +186,11 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     sizes = optim.pyramid_sizes(cfg.size, cfg.scales)
     budgets = optim.split_steps(cfg.steps, cfg.scales, cfg.scale_steps)
     shapes = [level_shape(content_full.shape[-2:], s, cfg.size) for s in sizes]
-    if min(shapes[0]) < net.min_size:
-        raise ValueError(f"content image is {tuple(content_full.shape[-2:])} at size={cfg.size}"
-                         + (f", {shapes[0]} at the coarsest of {cfg.scales} scales" if cfg.scales > 1 else "")
-                         + f"; {net.name} needs at least {net.min_size} px per side: raise size"
-                         + (" or use fewer scales" if cfg.scales > 1 else ""))
+    if min(shapes[-1]) < net.min_size:
+        raise ValueError(f"content image is {tuple(content_full.shape[-2:])} at size={cfg.size}; "
+                         f"{net.name} needs at least {net.min_size} px per side: raise size")
+    while min(shapes[0]) < net.min_size:  # a wide image: coarse levels too thin for the backbone
+        sizes, shapes, budgets = sizes[1:], shapes[1:], [budgets[0] + budgets[1], *budgets[2:]]
     result = TransferResult(content_full, [], {}, cfg, net.name, str(dev), content=content_full, style=style_full)
     bar = None
     if progress:

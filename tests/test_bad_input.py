@@ -131,7 +131,7 @@ FILES = [
     ("directory", ["photos.jpg", "is a directory"], ["Pass the path of an image file"]),
     ("bomb", ["huge.png", "400,000,000 pixels", "decompression-bomb limit"], ["Downscale the file first"]),
     ("one_pixel", ["dot.png", "1x1 pixels", "below the minimum of 32"], ["Use a larger image"]),
-    ("too_thin", ["strip.png", "256x10 pixels"], ["larger max_size (--size)", "less elongated"]),
+    ("too_thin", ["strip.png", "512x20 pixels"], ["larger max_size (--size)", "less elongated"]),
 ]
 
 
