@@ -1,10 +1,14 @@
 # make demo : set up .venv (if missing or stale) and run the main job on the bundled images
 # make test : the same set-up, then every test (unit tests + notebooks under nbval, smoke mode)
+# TORCH=auto|cpu|default picks the torch build at set-up (tools/install_torch.py): auto = PyTorch's
+# CPU build (~0.7 GB) when there is no NVIDIA GPU and its index is reachable, else the default
+# wheels (~5 GB with CUDA). It applies when .venv is (re)built: `make clean-venv demo TORCH=cpu`.
 SHELL := /bin/bash
 PYTHON_SYS ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TORCH ?= auto
 
 .PHONY: demo test experiments benchmark lab clean-venv
 
@@ -12,6 +16,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@if ! $(PY) -c 'import sys' 2>/dev/null; then rm -rf $(VENV) && $(PYTHON_SYS) -m venv $(VENV); fi
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) tools/install_torch.py --mode $(TORCH)
 	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nst)" >/dev/null
 	touch $(STAMP)
