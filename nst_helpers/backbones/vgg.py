@@ -114,7 +114,8 @@ def _download(url: str, dst: Path, sha256_prefix: str, timeout: float = DOWNLOAD
     The timeout is urlopen's, per request: unlike socket.setdefaulttimeout it changes nothing
     for other threads. A failed or corrupt download leaves no file behind.
     """
-    from tqdm import tqdm  # plain tqdm (not tqdm.auto): the core imports no widgets
+    from ..progress import progress_bar  # tqdm's text bar on a terminal or in a notebook (no widgets
+    # in the core), plain lines in a log
 
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + ".", suffix=".part")
@@ -122,7 +123,7 @@ def _download(url: str, dst: Path, sha256_prefix: str, timeout: float = DOWNLOAD
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             size = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=size, unit="B", unit_scale=True, desc=dst.name) as bar:
+            with progress_bar(total=size, unit="B", desc=dst.name, widget=False, unit_scale=True) as bar:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     digest.update(chunk)
