@@ -104,7 +104,8 @@ class ExplorerPanel:
         self.save_button = W.Button(description="Save", icon="save", disabled=True)
         self.status = W.HTML()
         self.info = W.HTML()
-        self.image = W.Image(format="png", layout={"width": "100%", "max_width": "700px", "margin": "0"})  # no margin beyond 100%
+        # no margin: 100% plus a margin would stick out of a narrow panel
+        self.image = W.Image(format="png", layout={"width": "100%", "max_width": "700px", "margin": "0"})
         others = dict(preset=self.preset, run=self.run_button, stop=self.stop_button, save=self.save_button,
                       status=self.status, figure=self.image, info=self.info)
         for name, w in {**self.controls(), **others}.items():  # CSS handles for the browser test
