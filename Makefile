@@ -1,10 +1,18 @@
 # make demo : set up .venv (if missing or stale) and run the main job on the bundled images
 # make test : the same set-up, then every test (unit tests + notebooks under nbval, smoke mode)
+# TORCH=auto|cpu|default picks the torch build at set-up (tools/install_torch.py): auto = PyTorch's
+# CPU build (~0.7 GB) when there is no NVIDIA GPU and its index is reachable, else the default
+# wheels (~5 GB with CUDA). It applies when .venv is (re)built: `make clean-venv demo TORCH=cpu`.
 SHELL := /bin/bash
 PYTHON_SYS ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+KERNEL := $(VENV)/share/jupyter/kernels/python3/kernel.json
+TORCH ?= auto
+# torch's OpenMP threads sleep instead of spinning while they wait (nst_helpers/threads.py): with
+# another busy process on the same cores, spinning threads made a run ~15x slower. Also in the kernel.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: demo test experiments benchmark lab clean-venv
 
@@ -12,24 +20,28 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@if ! $(PY) -c 'import sys' 2>/dev/null; then rm -rf $(VENV) && $(PYTHON_SYS) -m venv $(VENV); fi
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) tools/install_torch.py --mode $(TORCH)
 	$(PY) -m pip install -q -e '.[dev]'
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nst)" >/dev/null
 	touch $(STAMP)
+
+$(KERNEL): $(STAMP) Makefile
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nst)" \
+	    --env OMP_WAIT_POLICY $(OMP_WAIT_POLICY) >/dev/null
 
 demo: $(STAMP)
 	$(PY) -m nst_helpers --content images/content.jpg --style images/style.jpg --preset fast
 
-test: $(STAMP)
+test: $(STAMP) $(KERNEL)
 	NST_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests $(wildcard notebooks/*.ipynb) \
 	    --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=10
 
-experiments: $(STAMP)
+experiments: $(STAMP) $(KERNEL)
 	$(PY) -m nst_helpers.experiments
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/time_to_quality.py
 
-lab: $(STAMP)
+lab: $(STAMP) $(KERNEL)
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean-venv:

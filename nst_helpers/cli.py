@@ -24,12 +24,24 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line instead of argparse's usage block and exit
+        message = message.removeprefix("argument ")  # "--steps: ...", as the other lines name flags
         raise UsageError(message if ";" in message else f"{message}; see {self.prog} --help")
+
+    def _check_value(self, action, value):  # a bad --preset/--backbone: what it is, and the choices
+        if action.choices is not None and value not in action.choices:
+            flag = action.option_strings[-1]
+            raise UsageError(f"{flag} {value!r} is not a {flag.lstrip('-')}; "
+                             f"choose one of {', '.join(map(str, action.choices))}")
+        super()._check_value(action, value)
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    def _get_help_string(self, action):  # no "(default: None)" after a help that says it already
-        return action.help if action.default is None or "(default" in action.help else super()._get_help_string(action)
+    def _get_help_string(self, action):
+        # a default only where it says something: not None (the help says what happens), not on a
+        # required argument or a flag, not twice where the help names it already
+        if action.default is None or action.default is False or action.required or "(default" in action.help:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _count(text: str) -> int:

@@ -29,26 +29,64 @@ def comparison_figure(content, style, result, title: str | None = None, width: f
     return fig
 
 
+def factor(x: float) -> str:
+    """A loss weight in two significant digits, as a person writes it: 1.8e8, 5e5, 0.5, 3, 100."""
+    if x == 0 or 1e-2 <= abs(x) < 1e4:
+        return f"{float(f'{x:.2g}'):g}"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def weighted_terms(history: list, config) -> dict:
-    """Per-step total, weighted content and weighted style loss, as lists keyed by name."""
+    """Per-step total, weighted content and weighted style loss, as lists keyed by legend label."""
     return {
         "total": [r["total"] for r in history],
-        f"content x {config.content_weight:g}": [r["content"] * config.content_weight for r in history],
-        f"style x {config.style_weight:g}": [r["style"] * config.style_weight for r in history],
+        f"content × {factor(config.content_weight)}": [r["content"] * config.content_weight for r in history],
+        f"style × {factor(config.style_weight)}": [r["style"] * config.style_weight for r in history],
     }
 
 
+START_FLOOR = 1e-4  # a curve is drawn from its first value within this factor of its median
+
+
+def visible(values: list) -> list:
+    """The values to draw on a log axis: NaN for non-positive ones, and for a start far below the
+    curve's median (the content term starts at ~1e-11 when the target starts as the photo: drawn,
+    it would stretch the axis over ten empty decades)."""
+    out = [v if v > 0 and math.isfinite(v) else float("nan") for v in values]
+    finite = sorted(v for v in out if not math.isnan(v))
+    if not finite:
+        return out
+    floor = finite[len(finite) // 2] * START_FLOOR
+    first = next(i for i, v in enumerate(out) if not math.isnan(v) and v >= floor)
+    return [float("nan")] * first + out[first:]
+
+
+def loss_limits(curves) -> tuple[float, float] | None:
+    """Log-axis limits that hold every drawn point of `curves` (lists from `visible`), with a margin."""
+    drawn = [v for c in curves for v in c if not math.isnan(v)]
+    if not drawn:
+        return None
+    lo, hi = math.log10(min(drawn)), math.log10(max(drawn))
+    pad = max(0.05 * (hi - lo), 0.1)  # at least a quarter of a decade in all, so a flat line shows
+    return 10 ** (lo - pad), 10 ** (hi + pad)
+
+
 def draw_losses(ax, history: list, config, label_prefix: str = "") -> None:
-    """Total, content and style loss (weighted, log scale) against the step, on `ax`."""
+    """Total, content and style loss (weighted, log scale) against the step, on `ax`; the y axis
+    spans where the curves live."""
     steps = [r["step"] for r in history]
+    curves = []
     for name, values in weighted_terms(history, config).items():
-        # a term that is exactly 0 (content at step 1 when starting from the photo) has no
-        # place on a log axis: leave it out rather than stretch the axis down to a floor
-        ax.plot(steps, [v if v > 0 else float("nan") for v in values], label=label_prefix + name)
+        curves.append(visible(values))
+        ax.plot(steps, curves[-1], label=label_prefix + name)
     changes = [r["step"] for a, r in zip(history, history[1:]) if r["size"] != a["size"]]
     for s in changes:  # mark where a multi-scale run moved to a finer scale
         ax.axvline(s, color="grey", lw=0.8, ls=":")
     ax.set_yscale("log")
+    limits = loss_limits(curves)
+    if limits:
+        ax.set_ylim(*limits)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (weighted)")
     ax.legend(loc="upper right", fontsize="small")
@@ -87,7 +125,12 @@ def png_bytes(fig: Figure, dpi: int = 80) -> bytes:
 
 
 def explorer_png(content, style, current, history, config, title="", dpi=72) -> bytes:
-    """content | style | current result over the loss curves, as PNG bytes.
+    """explorer_figure as PNG bytes (dpi 72: ~690x460 px)."""
+    return png_bytes(explorer_figure(content, style, current, history, config, title), dpi)
+
+
+def explorer_figure(content, style, current, history, config, title="") -> Figure:
+    """content | style | current result over the loss curves.
 
     content, style, current: (1, 3, H, W) in [0, 1] (current may be None); history: rows of
     transfer.run. A fresh Figure each time: no shared state between threads.
@@ -113,8 +156,7 @@ def explorer_png(content, style, current, history, config, title="", dpi=72) -> 
         ax.set_xticks([]), ax.set_yticks([])
     if title:
         fig.suptitle(title)
-    return png_bytes(fig, dpi)  # dpi 72: ~690x460 px
-
+    return fig
 
 
 def save_gif(snapshots: dict, path, frame_ms: int = 400) -> None:

@@ -28,6 +28,7 @@ import ipywidgets as W
 from PIL import Image
 
 from . import images, optim, runs, transfer
+from .controls import CHOOSER, PICKER, ROW, columns, paired, slider
 from .backbones import choose_backbone, load_backbone
 from .config import BACKBONES, OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, SEED_STYLE_LAYERS, preset
 from .plots import explorer_png
@@ -37,8 +38,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # what its own runs measured. L-BFGS steps cost ~2 evaluations plus a line search.
 SECONDS_PER_MPX_STEP = {("efficientnet_lite0", "cpu"): 1.0, ("vgg19", "cpu"): 15.0}
 GPU_SECONDS_PER_MPX_STEP, LBFGS_FACTOR = 0.02, 1.2  # an L-BFGS step ~ 1.2 Adam steps (benchmarks)
-BOX = dict(style={"description_width": "110px"}, layout={"width": "330px"})
-SLIDER = dict(continuous_update=False, **BOX)  # the kernel hears of a slider when it is let go
 
 
 def summary(cfg) -> str:
@@ -80,24 +79,24 @@ class ExplorerPanel:
         self.result = self.error = self.thread = self.saved = self._finisher = None
         self._final = ("Run ended", False)   # the worker's last status, shown by the finisher
         self._lock = threading.Lock()        # start() and _finish() hand the buttons over under it
-        self.metrics, self.ran_images = {}, {}
+        self.metrics, self.ran_images, self.entries = {}, {}, {}
         self._filling = False
         self.history, self.ran_config, self.frames = [], None, 0
         self._stop = threading.Event()
         files = sorted(p.name for p in self.images_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         pick = lambda want: want if want in files else (files[0] if files else None)  # noqa: E731
         start = preset_name or ("fast" if self.device == "cpu" else "baseline")
-        self.preset = W.Dropdown(options=PRESETS, value=start, description="preset", **BOX)
-        self.content_weight = W.FloatLogSlider(min=-2, max=2, step=0.05, description="content weight", **SLIDER)
-        self.style_weight = W.FloatLogSlider(min=2, max=9, step=0.05, description="style weight", **SLIDER)
-        self.layer_sliders = {n: W.FloatSlider(min=0, max=2, step=0.01, description=n, **SLIDER) for n in SEED_STYLE_LAYERS}
-        self.lr = W.FloatLogSlider(min=-4, max=1, step=0.05, description="learning rate", readout_format=".3g", **SLIDER)
-        self.steps = W.IntSlider(min=1, max=10000, description="steps", **SLIDER)
-        self.size = W.IntSlider(min=32, max=1024, step=32, description="size (px)", **SLIDER)
-        self.backbone = W.Dropdown(options=BACKBONES, value=backbone, description="backbone", **BOX)
-        self.optimizer = W.Dropdown(options=OPTIMIZERS, description="optimiser", **BOX)
-        self.content = W.Dropdown(options=files, value=pick("content.jpg"), description="content", **BOX)
-        self.style = W.Dropdown(options=files, value=pick("style.jpg"), description="style", **BOX)
+        self.preset = W.Dropdown(options=PRESETS, value=start, description="preset", **PICKER)
+        self.content_weight = slider(W.FloatLogSlider, min=-2, max=2, step=0.05, description="content weight")
+        self.style_weight = slider(W.FloatLogSlider, min=2, max=9, step=0.05, description="style weight")
+        self.layer_sliders = {n: slider(W.FloatSlider, min=0, max=2, step=0.01, description=n) for n in SEED_STYLE_LAYERS}
+        self.lr = slider(W.FloatLogSlider, min=-4, max=1, step=0.05, description="learning rate")
+        self.steps = slider(W.IntSlider, min=1, max=10000, description="steps")
+        self.size = slider(W.IntSlider, min=32, max=1024, step=32, description="size (px)")
+        self.backbone = W.Dropdown(options=BACKBONES, value=backbone, description="backbone", **PICKER)
+        self.optimizer = W.Dropdown(options=OPTIMIZERS, description="optimiser", **PICKER)
+        self.content = W.Dropdown(options=files, value=pick("content.jpg"), description="content", **CHOOSER)
+        self.style = W.Dropdown(options=files, value=pick("style.jpg"), description="style", **CHOOSER)
         self.uploads = {w: W.FileUpload(accept="image/*", description="upload", layout={"width": "110px"})
                         for w in (self.content, self.style)}
         self.run_button = W.Button(description="Run", button_style="success", icon="play")
@@ -105,7 +104,8 @@ class ExplorerPanel:
         self.save_button = W.Button(description="Save", icon="save", disabled=True)
         self.status = W.HTML()
         self.info = W.HTML()
-        self.image = W.Image(format="png", layout={"width": "100%", "max_width": "700px"})
+        # no margin: 100% plus a margin would stick out of a narrow panel
+        self.image = W.Image(format="png", layout={"width": "100%", "max_width": "700px", "margin": "0"})
         others = dict(preset=self.preset, run=self.run_button, stop=self.stop_button, save=self.save_button,
                       status=self.status, figure=self.image, info=self.info)
         for name, w in {**self.controls(), **others}.items():  # CSS handles for the browser test
@@ -120,11 +120,16 @@ class ExplorerPanel:
         self.stop_button.on_click(lambda _: self.stop())
         self.save_button.on_click(lambda _: self.save())
         self._show_inputs()
-        left = W.VBox([self.preset, self.content_weight, self.style_weight, *self.layer_sliders.values()])
-        right = W.VBox([self.lr, self.steps, self.size, self.optimizer, self.backbone,
-                        W.HBox([self.content, self.uploads[self.content]]), W.HBox([self.style, self.uploads[self.style]])])
-        buttons = W.HBox([self.run_button, self.stop_button, self.save_button])
-        self.widget = W.VBox([W.HBox([left, right]), buttons, self.status, self.image, self.info])
+        rows = {}  # every slider with its typed entry; self.entries by the same names as controls()
+        for name, w in self.controls().items():
+            if isinstance(w, (W.FloatSlider, W.FloatLogSlider, W.IntSlider)):
+                rows[name], self.entries[name] = paired(w)
+                self.entries[name].add_class(f"nst-{name.replace('_', '-')}-entry")
+        choosers = [W.HBox([w, self.uploads[w]], layout=ROW) for w in (self.content, self.style)]
+        left = [self.preset, rows["content_weight"], rows["style_weight"], *(rows[n] for n in self.layer_sliders)]
+        right = [rows["lr"], rows["steps"], rows["size"], self.optimizer, self.backbone, *choosers]
+        buttons = W.HBox([self.run_button, self.stop_button, self.save_button], layout={"flex_flow": "row wrap"})
+        self.widget = W.VBox([columns(left, right), buttons, self.status, self.image, self.info])
         self.widget.add_class("nst-panel")
 
     def _repr_mimebundle_(self, **kw):  # `panel` as a cell's last line shows the widgets
@@ -345,7 +350,7 @@ class ExplorerPanel:
         return f"<table class='nst-metrics'><tr><th>after the run</th><th></th><th>higher means</th></tr>{cells}</table>"
 
     def save(self):
-        """Write the last run's folder, as the command line does (Save button)."""
+        """Write the last run's folder, as the command line does (Save button); its absolute path."""
         if self.result is None:
             self._set_status("Nothing to save yet: press Run first", error=True)
             return None
@@ -355,9 +360,9 @@ class ExplorerPanel:
         except (OSError, ValueError) as err:
             self._set_status(f"Save failed: {err}", error=True)
             return None
-        self.saved = folder
-        self._set_status(f"Saved to {folder}/")
-        return folder
+        self.saved = Path(folder).resolve()  # absolute: "../outputs/..." means little beside a notebook
+        self._set_status(f"Saved to {self.saved}/")
+        return self.saved
 
 
 def measure(result, backbone) -> dict:

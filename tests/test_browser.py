@@ -1,9 +1,11 @@
 """The explorer in a real browser: JupyterLab + Debian's Chromium driven by Playwright.
 
-Checks what a headless test cannot: that the widgets render, that a slider change reaches the
-kernel, that Run updates the <img> while the kernel works, and that Stop is handled while a
-run is in progress (the run lives in a thread, so the kernel stays free for widget messages).
-Screenshots go to the test's tmp_path; the last one is also copied to /tmp/explorer_browser.png.
+Checks what a headless test cannot: that the widgets render, that a typed value reaches the
+kernel and the run, that Run updates the <img> while the kernel works, that Stop is handled
+while a run is in progress (the run lives in a thread, so the kernel stays free for widget
+messages), and that the sliders are wide enough for a mouse, also in a narrow panel.
+Screenshots go to the test's tmp_path; the wide one after a run is also copied to
+/tmp/explorer_browser.png, the narrow one to /tmp/explorer_browser_narrow.png.
 Never downloads a browser. Without /usr/bin/chromium or playwright the test is skipped with
 the reason on a developer's machine, and FAILS when the environment variable CI is set (CI=true):
 CI must not stay green without the browser test (.ci/run installs chromium or stops).
@@ -150,13 +152,25 @@ def wait_status(page, text: str, timeout_ms: int) -> None:
         arg=text, timeout=timeout_ms)
 
 
-def type_into_readout(page, control: str, value: str) -> None:
-    """Type a value into a slider's editable readout, as a user does, and commit it with Enter."""
-    readout = page.locator(f".nst-{control} .widget-readout")
-    readout.click()
+def type_into_entry(page, control: str, value: str) -> None:
+    """Type a value into a slider's typed entry, as a user does, and commit it with Enter."""
+    page.locator(f".nst-{control}-entry input").click()
     page.keyboard.press("Control+A")
     page.keyboard.type(value)
     page.keyboard.press("Enter")
+
+
+def track_widths(page) -> list:
+    """Width in px of every slider's track (the part a mouse drags along)."""
+    return page.evaluate("() => [...document.querySelectorAll('.nst-panel .widget-slider .slider-container')]"
+                         ".map(e => e.getBoundingClientRect().width)")
+
+
+def overflowing(page) -> list:
+    """The panel's widgets that stick out of it on the right (cut off, or a horizontal scroll bar)."""
+    return page.evaluate("() => { const p = document.querySelector('.nst-panel'), r = p.getBoundingClientRect().right;"
+                         " return [...p.querySelectorAll('.jupyter-widgets')]"
+                         ".filter(e => e.getBoundingClientRect().right > r + 1).map(e => e.className); }")
 
 
 def test_explorer_in_jupyterlab(sync_playwright, lab, tmp_path):
@@ -184,7 +198,7 @@ def test_explorer_in_jupyterlab(sync_playwright, lab, tmp_path):
             # (baseline: Adam without early stopping, so only Stop can end 3000 steps early)
             page.select_option(".nst-preset select", "baseline")
             wait_status(page, "Ready: Baseline", 15_000)
-            type_into_readout(page, "steps", "3000")
+            type_into_entry(page, "steps", "3000")
             wait_status(page, "3000 steps", 15_000)  # the kernel has the new value
             before = page.locator(".nst-figure").get_attribute("src")
             page.click(".nst-run")
@@ -198,11 +212,13 @@ def test_explorer_in_jupyterlab(sync_playwright, lab, tmp_path):
             steps_done = int(done.split(":")[1].split("steps")[0])
             assert 0 < steps_done < 3000, done
 
-            # A slider change reaches the kernel, and Run redraws the figure with it.
+            # Typed values reach the kernel, and Run uses them and redraws the figure.
             page.select_option(".nst-preset select", "fast")  # smoke mode: 4 steps at 64 px
             wait_status(page, "Ready: Fast", 15_000)
-            type_into_readout(page, "content-weight", "10")
+            type_into_entry(page, "content-weight", "10")
             wait_status(page, "content weight 10 ", 15_000)
+            type_into_entry(page, "style-weight", "350000")
+            wait_status(page, "style weight 3.5e+05 ", 15_000)
             wait_status(page, "4 steps", 15_000)
             before = page.locator(".nst-figure").get_attribute("src")
             page.click(".nst-run")
@@ -211,9 +227,20 @@ def test_explorer_in_jupyterlab(sync_playwright, lab, tmp_path):
             after = page.locator(".nst-figure").get_attribute("src")
             done = status_text(page)
             assert "4 steps (completed)" in done and "content weight 10 " in done, done
+            assert "style weight 3.5e+05 " in done, done  # the run's own settings: the typed value
             assert after != before
             assert not page.locator(".nst-run").is_disabled()
             shot("done")
+
+            # Wide sliders, in a wide notebook and in a narrow panel (the columns wrap).
+            wide = track_widths(page)
+            assert len(wide) == 10 and min(wide) >= 250, wide
+            page.set_viewport_size({"width": 880, "height": 2000})  # beside the file browser: a ~580 px notebook
+            page.wait_for_function("() => document.querySelector('.nst-panel').clientWidth < 500", timeout=10_000)
+            narrow = track_widths(page)
+            shot("narrow")
+            assert min(narrow) >= 200 and overflowing(page) == [], (narrow, overflowing(page))
         finally:
             browser.close()
-    shutil.copy(shots[-1], "/tmp/explorer_browser.png")
+    shutil.copy(shots[-2], "/tmp/explorer_browser.png")
+    shutil.copy(shots[-1], "/tmp/explorer_browser_narrow.png")

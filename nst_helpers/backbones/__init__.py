@@ -19,13 +19,29 @@ OFFLINE = {cls.name: cls for cls in (EfficientNetLite0Features, EfficientNetLite
                                      EfficientNetLite2Features)}
 
 
+# What 'auto' says when it falls back: calm and short (no URL, no errno: offline is a normal
+# place to be); an explicit --backbone vgg19 shows the full reason instead.
+OFFLINE_WHY = "VGG19 weights not found and not downloadable here"
+HOW_TO_GET = 'how to get them: README, "Backbones and weights"'
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 60:
+        return "just now"
+    return f"{seconds / 60:.0f} min ago" if seconds < 5400 else f"{seconds / 3600:.0f} h ago"
+
+
 def known_layer_names() -> set[str]:
     """Every layer name any backbone understands (configs are checked against this)."""
     return set(vgg.LAYER_NAMES).union(*(cls.layer_names for cls in OFFLINE.values()))
 
 
 def choose_backbone(name: str = "auto") -> tuple[str, str]:
-    """Resolve 'auto' to a concrete backbone name, with the reason (one human sentence)."""
+    """Resolve 'auto' to a concrete backbone name, with the reason (one human sentence).
+
+    'auto' does not retry a download that failed less than vgg.RETRY_AFTER ago (the note in
+    the cache folder): offline, every run would otherwise wait for the network to fail again.
+    """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
     if name != "auto":
@@ -35,6 +51,9 @@ def choose_backbone(name: str = "auto") -> tuple[str, str]:
             return "vgg19", "its ImageNet weights are available locally"
     except vgg.WeightsUnavailable:
         pass
+    age = vgg.recent_download_failure()
+    if age is not None:
+        return "efficientnet_lite0", f"{OFFLINE_WHY}, last tried {_ago(age)}; {HOW_TO_GET}"
     return "vgg19", "trying to download its ImageNet weights"
 
 
@@ -50,7 +69,9 @@ def load_backbone(name: str = "auto", pooling: str = "max", verbose: bool = True
         except vgg.WeightsUnavailable as err:
             if name != "auto":
                 raise
-            chosen, why = "efficientnet_lite0", f"VGG19 weights unavailable: {err.reason}"
+            offline = err.reason.startswith("download failed")
+            chosen = "efficientnet_lite0"
+            why = f"{OFFLINE_WHY}; {HOW_TO_GET}" if offline else f"VGG19 weights unavailable: {err.reason}"
     if chosen in OFFLINE:
         model = OFFLINE[chosen]()
     if verbose:

@@ -5,8 +5,10 @@ its layers by block names (conv4_2, relu3_1, pool2, ...). This file owns that na
 the weight loading (hub cache, download, or a local file) and max/avg pooling.
 """
 import hashlib
+import json
 import os
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -21,6 +23,9 @@ WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's IMAGENET1K_V1 file name
 WEIGHTS_URL = "https://download.pytorch.org/models/" + WEIGHTS_FILE
 WEIGHTS_SHA256_PREFIX = "dcbb9e9d"  # torch.hub's convention: the name carries the hash's start
 DOWNLOAD_TIMEOUT = 30  # seconds per connect / read: a dead network must not hang an 'auto' run
+CACHE_ENV = "NST_CACHE"  # folder for the failed-download note (default: torch's hub checkpoints)
+FAILED_NOTE = "vgg19-download-failed.json"
+RETRY_AFTER = 24 * 3600  # seconds an 'auto' run trusts a failed download before trying again
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -62,6 +67,36 @@ def _how_to_get_weights(reason: str) -> str:
             f"backbone='efficientnet_lite0' (or --backbone efficientnet_lite0), whose weights ship with pip.")
 
 
+def _note_path() -> Path:
+    """The small file that remembers a failed download: in $NST_CACHE, else beside the weights."""
+    folder = os.environ.get(CACHE_ENV)
+    return Path(folder) / FAILED_NOTE if folder else _hub_path().parent / FAILED_NOTE
+
+
+def recent_download_failure(now: float | None = None) -> float | None:
+    """Seconds since a download failed, if it failed less than RETRY_AFTER ago; else None."""
+    try:
+        when = float(json.loads(_note_path().read_text())["time"])
+    except (OSError, ValueError, KeyError, TypeError):  # no note, or one we can't read: try again
+        return None
+    age = (time.time() if now is None else now) - when
+    return age if 0 <= age < RETRY_AFTER else None
+
+
+def _remember_download(error: str | None) -> None:
+    """Note a failed download (error) or forget one (None). Best effort: a read-only cache only
+    means the next 'auto' run tries again."""
+    path = _note_path()
+    try:
+        if error is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"time": time.time(), "url": WEIGHTS_URL, "error": error}))
+    except OSError:
+        pass
+
+
 def cached_weights_path() -> Path | None:
     """Where usable weights are without any download: the env-var file, else the hub cache."""
     env = os.environ.get(WEIGHTS_ENV)
@@ -79,7 +114,8 @@ def _download(url: str, dst: Path, sha256_prefix: str, timeout: float = DOWNLOAD
     The timeout is urlopen's, per request: unlike socket.setdefaulttimeout it changes nothing
     for other threads. A failed or corrupt download leaves no file behind.
     """
-    from tqdm import tqdm  # plain tqdm (not tqdm.auto): the core imports no widgets
+    from ..progress import progress_bar  # tqdm's text bar on a terminal or in a notebook (no widgets
+    # in the core), plain lines in a log
 
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + ".", suffix=".part")
@@ -87,7 +123,7 @@ def _download(url: str, dst: Path, sha256_prefix: str, timeout: float = DOWNLOAD
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             size = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=size, unit="B", unit_scale=True, desc=dst.name) as bar:
+            with progress_bar(total=size, unit="B", desc=dst.name, widget=False, unit_scale=True) as bar:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     digest.update(chunk)
@@ -113,7 +149,9 @@ def load_vgg19_state_dict(download: bool = True) -> dict:
     try:  # into torch's hub cache, where torchvision would put it, hash checked
         _download(WEIGHTS_URL, _hub_path(), WEIGHTS_SHA256_PREFIX, timeout=DOWNLOAD_TIMEOUT)
     except Exception as err:  # URLError, socket timeouts, HTTP errors, bad hash
+        _remember_download(str(err))  # so 'auto' runs skip the attempt for a while
         raise WeightsUnavailable(f"download failed: {err}") from None
+    _remember_download(None)
     return torch.load(_hub_path(), map_location="cpu", weights_only=True)
 
 

@@ -1,0 +1,91 @@
+"""Loss plots: the y axis spans where the curves live, and legends carry rounded factors."""
+import math
+
+import pytest
+import torch
+
+from nst_helpers import plots
+from nst_helpers.config import preset
+from nst_helpers.live import LiveLossPlot
+
+
+def history(content_start=1e-11, steps=40):
+    """Rows like a run from the photo: content ~0 at step 1, then ~0.5..5; style falling 10-fold."""
+    rows = []
+    for i in range(1, steps + 1):
+        content = content_start if i == 1 else 5.0 * (1 - math.exp(-i / 5))
+        style = 1e-7 * (1 + 9 * math.exp(-i / 8))
+        rows.append(dict(step=i, content=content, style=style, total=content + 1.77828e8 * style, size=64))
+    return rows
+
+
+CFG = preset("fast", style_weight=1.77828e8)
+
+
+def decades(ax):
+    lo, hi = ax.get_ylim()
+    return math.log10(hi) - math.log10(lo)
+
+
+def legend(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+@pytest.mark.parametrize("start", [1e-11, 0.0, -1e-12])
+def test_the_axis_skips_a_start_far_below_the_curve(start):
+    h = history(start)
+    ax = plots.loss_figure(h, CFG).axes[0]
+    lo, hi = ax.get_ylim()
+    later = [r["content"] for r in h[1:]] + [r["total"] for r in h]
+    assert lo <= min(later) and hi >= max(later)     # every point that matters is on the axis
+    assert lo > 1e-2 and decades(ax) < 4             # not 14 decades down to the photo's start
+    content_line = ax.get_lines()[1]
+    assert math.isnan(content_line.get_ydata()[0]) and not math.isnan(content_line.get_ydata()[1])
+
+
+def test_a_curve_that_really_falls_keeps_its_whole_range():
+    h = [dict(step=i, content=1.0, style=10.0 ** -i, total=1.0 + 10.0 ** (5 - i), size=64) for i in range(1, 6)]
+    curves = [plots.visible(v) for v in plots.weighted_terms(h, preset("fast", style_weight=1e5)).values()]
+    assert not any(math.isnan(v) for c in curves for v in c)   # a 10^4 fall is data, not a start to skip
+    lo, hi = plots.loss_limits(curves)
+    assert lo < 1.0 and hi > 1e4 + 1 and lo > 0.3 and hi < 3e4  # a small margin, no more
+
+
+def test_limits_of_a_flat_or_empty_curve():
+    lo, hi = plots.loss_limits([[2.0, 2.0, 2.0]])
+    assert lo < 2.0 < hi and math.log10(hi / lo) == pytest.approx(0.2)
+    assert plots.loss_limits([[float("nan")]]) is None
+    assert all(math.isnan(v) for v in plots.visible([0.0, -1.0]))
+
+
+@pytest.mark.parametrize("x, text", [(1.77828e8, "1.8e8"), (1e6, "1e6"), (5e5, "5e5"), (0.5, "0.5"), (0.54, "0.54"),
+                                     (1, "1"), (2.0, "2"), (100, "100"), (1234, "1200"), (12345, "1.2e4"),
+                                     (3e-3, "3e-3"), (2.5e-5, "2.5e-5"), (0, "0")])
+def test_factors_are_rounded_to_two_digits(x, text):
+    assert plots.factor(x) == text
+
+
+def test_loss_png_live_plot_and_explorer_share_the_labels_and_the_axis():
+    h = history()
+    want = ["total", "content × 1", "style × 1.8e8"]
+    figure_ax = plots.loss_figure(h, CFG).axes[0]
+    live = LiveLossPlot(CFG, every=1000)
+    for row in h:
+        live(row["step"], row)
+    live.redraw()
+    live_ax = live.fig.axes[0]
+    img = torch.rand(1, 3, 16, 16)
+    explorer_ax = plots.explorer_figure(img, img, img, h, CFG, "t").axes[-1]
+    for ax in (figure_ax, live_ax, explorer_ax):
+        assert legend(ax) == want
+        assert ax.get_ylim() == pytest.approx(figure_ax.get_ylim())
+
+
+def test_a_real_run_from_the_photo_gets_a_tight_axis(effnet, tiny_pair):
+    from nst_helpers.transfer import run
+    cfg = preset("fast", steps=6, size=64, backbone="efficientnet_lite0")
+    result = run(*tiny_pair, cfg, backbone=effnet, device="cpu", progress=False)
+    assert result.history[0]["content"] < 1e-6  # the start the axis must not reach down to
+    ax = plots.loss_figure(result.history, cfg).axes[0]
+    later = [r["content"] * cfg.content_weight for r in result.history[1:]]
+    assert ax.get_ylim()[0] <= min(later) and decades(ax) < 6
