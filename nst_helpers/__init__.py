@@ -4,9 +4,13 @@
     result = run("images/content.jpg", "images/style.jpg", preset("fast"))
     save_run(result)          # outputs/fast/<timestamp>-<id>/
 """
-from .config import PRESETS, StyleConfig, preset
-from .runs import load_run, save_run
-from .transfer import TransferResult, run
+from . import threads as _threads
+
+_threads.steady()  # before anything loads torch: OpenMP threads sleep while they wait (threads.py)
+
+from .config import PRESETS, StyleConfig, preset  # noqa: E402
+from .runs import load_run, save_run  # noqa: E402
+from .transfer import TransferResult, run  # noqa: E402
 
 __all__ = ["PRESETS", "StyleConfig", "preset", "run", "save_run", "load_run", "TransferResult"]
 __version__ = "0.1.0"

@@ -32,12 +32,10 @@ def nhwc(image: torch.Tensor) -> torch.Tensor:
 
 
 def style_scale(net, norm: str) -> float:
-    """The backbone's style-loss factor for Gram normalisation `norm` (see losses.GRAM_NORMS)."""
-    scales = getattr(net, "style_scales", None) or {"size_independent": net.style_scale}
-    if norm not in scales:
-        raise ValueError(f"{net.name} has no calibrated style_scale for gram_norm {norm!r}; "
-                         f"known: {', '.join(scales)}")
-    return scales[norm]
+    """The backbone's style-loss factor for Gram normalisation `norm` (see losses.GRAM_NORMS):
+    net.style_scales[norm], calibrated per normalisation; a backbone without that table (a
+    stand-in, a user's own) uses its single style_scale for both."""
+    return (getattr(net, "style_scales", None) or {}).get(norm, net.style_scale)
 
 
 def style_layer_weights(net, cfg: StyleConfig) -> dict:

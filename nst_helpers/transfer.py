@@ -194,8 +194,8 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     result = TransferResult(content_full, [], {}, cfg, net.name, str(dev), content=content_full, style=style_full)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.steps, desc=f"{cfg.name} on {net.name}", unit="step")
+        from .progress import progress_bar  # tqdm on a terminal or in a notebook, plain lines in a log
+        bar = progress_bar(total=cfg.steps, desc=f"{cfg.name} on {net.name}", unit="step")
     loop = _Loop(result, cfg, tuple(callbacks), callback_every, stop_event, bar, time.perf_counter())
     try:
         for scale, (size, budget, hw) in enumerate(zip(sizes, budgets, shapes)):

@@ -198,8 +198,8 @@ def test_unknown_preset_and_backbone_names_python():
 
 
 CLI_ARGS = [  # id, extra arguments, problem words, fix words
-    ("unknown preset", ["--preset", "exp9"], ["--preset", "invalid choice: 'exp9'"], ["choose from 'baseline'"]),
-    ("unknown backbone", ["--backbone", "resnet50"], ["--backbone", "'resnet50'"], ["choose from 'auto'"]),
+    ("unknown preset", ["--preset", "exp9"], ["--preset 'exp9' is not a preset"], ["choose one of baseline, exp1"]),
+    ("unknown backbone", ["--backbone", "resnet50"], ["--backbone 'resnet50' is not a backbone"], ["choose one of auto"]),
     ("unknown device", ["--device", "foo"], ["--device 'foo'", "not a device name"], ["choose one of cpu, cuda, cuda:N, mps"]),
     ("empty device", ["--device", ""], ["--device ''"], ["choose one of cpu"]),
     ("foreign device", ["--device", "meta"], ["--device 'meta'", "not a device this program runs on"], ["choose one of cpu"]),

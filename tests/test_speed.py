@@ -3,7 +3,7 @@ evaluation memo and its restart each leave the numbers as they were (up to float
 import pytest
 import torch
 
-from nst_helpers import optim, preset, run, transfer
+from nst_helpers import objective, optim, preset, run, transfer
 from nst_helpers.backbones.efficientnet import LAYER_NAMES, EfficientNetLite0, load_efficientnet_lite0, normalise
 
 
@@ -45,7 +45,7 @@ def test_folding_keeps_the_checkpoint_in_the_state_dict(pair):
 def test_channels_last_gives_the_same_losses(effnet, tiny_pair, monkeypatch):
     cfg = preset("baseline", steps=3, size=64, snapshot_every=3, backbone="efficientnet_lite0")
     nhwc = run(*tiny_pair, cfg, backbone=effnet, progress=False)
-    monkeypatch.setattr(transfer, "_nhwc", lambda image: image)  # plain NCHW
+    monkeypatch.setattr(objective, "nhwc", lambda image: image)  # plain NCHW
     nchw = run(*tiny_pair, cfg, backbone=effnet, progress=False)
     for a, b in zip(nhwc.history, nchw.history):
         assert a["total"] == pytest.approx(b["total"], rel=1e-4)

@@ -37,8 +37,6 @@ def test_steady_says_whether_it_came_before_torch():
     assert python(f"import os; os.chdir({str(ROOT)!r}); " + code) == [True, False, "PASSIVE"]  # too late after torch
 
 
-@pytest.mark.xfail(strict=True, reason="needs nst_helpers/__init__.py to call threads.steady() before its "
-                                       "other imports (they load torch): a change for the file's owner")
 def test_importing_the_package_sets_passive_before_torch_loads():
     code = ("import json, os, sys; import nst_helpers; "
             "print(json.dumps([os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules]))")
