@@ -5,10 +5,7 @@ exit code 2, never a traceback. The cheap checks (arguments, device, settings, t
 folder) run before any image or backbone is loaded, so a mistake never costs a run.
 """
 import argparse
-import errno
 import math
-import os
-import pickle
 import sys
 import tempfile
 from pathlib import Path
@@ -124,41 +121,22 @@ def check_out(root) -> Path:
 
 
 def _load_backbone(cfg):
-    """load_backbone, with a corrupt or foreign VGG19 weights file turned into one clear line."""
+    """load_backbone, with missing or corrupt VGG19 weights as one clear line (vgg.CorruptWeights)."""
     from .backbones import load_backbone
-    from .backbones.vgg import WEIGHTS_ENV, WEIGHTS_FILE, WeightsUnavailable, cached_weights_path
+    from .backbones.vgg import WeightsUnavailable
     try:
         return load_backbone(cfg.backbone, pooling=cfg.pooling)
     except WeightsUnavailable as err:
         raise UsageError(str(err)) from None
-    except (RuntimeError, OSError, EOFError, KeyError, pickle.UnpicklingError) as err:
-        if cfg.backbone == "efficientnet_lite0":
-            raise  # not a weights-file problem: a bug, keep its traceback
-        where = f"{os.environ[WEIGHTS_ENV]} (from {WEIGHTS_ENV})" if os.environ.get(WEIGHTS_ENV) else str(cached_weights_path())
-        raise UsageError(f"the VGG19 weights file {where} could not be used: {_weights_problem(err)}; "
-                         f"replace it with a good copy of {WEIGHTS_FILE}, unset {WEIGHTS_ENV}, "
-                         "or use --backbone efficientnet_lite0") from None
-
-
-def _weights_problem(err: BaseException) -> str:
-    """torch.load's many ways of saying 'bad file', as a few words."""
-    text = str(err)
-    if isinstance(err, OSError) and err.errno != errno.EINVAL:  # EINVAL: torch's zip reader ran out of file
-        return f"it cannot be read ({err.strerror or err})"
-    if isinstance(err, (EOFError, OSError)) or "central directory" in text or "zip archive" in text:
-        return "it is empty or cut short (an interrupted download?)"
-    if "state_dict" in text:
-        return "it holds other weights than VGG19's"
-    return "it is not a PyTorch weights file"
 
 
 def _settings(args) -> StyleConfig:
+    if args.content_weight == 0 and args.style_weight == 0:
+        raise UsageError("--content-weight 0 and --style-weight 0 leave nothing to optimise; "
+                         "give at least one of them a positive weight")
     given = {"steps": args.steps, "size": args.size, "content_weight": args.content_weight,
              "style_weight": args.style_weight}
     cfg = preset(args.preset, backbone=args.backbone, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
-    if cfg.content_weight == 0 and cfg.style_weight == 0:
-        raise UsageError("--content-weight 0 and --style-weight 0 leave nothing to optimise; "
-                         "give at least one of them a positive weight")
     return cfg.replace(snapshot_every=max(1, cfg.steps // 5)) if cfg.snapshot_every > cfg.steps else cfg
 
 
@@ -181,8 +159,8 @@ def main(argv=None) -> int:
     except (UsageError, ValueError, OSError) as err:  # ImageError and config errors are ValueErrors
         message = str(err)
         field = message.split("'")[1] if message.startswith("config field '") else None
-        if field in ("steps", "size", "content_weight", "style_weight", "seed"):
-            message = f"--{field.replace('_', '-')}: {message}"  # name the flag the user typed
+        if field in ("steps", "size", "content_weight", "style_weight", "seed"):  # name the flag the user typed
+            message = f"--{field.replace('_', '-')}: {message.removeprefix(f'config field {field!r}: ')}"
     except KeyError as err:  # str(KeyError) adds quotes; its argument is the message
         message = str(err.args[0] if err.args else err)
     else:

@@ -63,7 +63,12 @@ class StyleConfig:
     seed: int = 0
 
     def __post_init__(self):
-        self.style_layers = {str(k): float(v) for k, v in dict(self.style_layers).items()}
+        if not isinstance(self.style_layers, dict):  # e.g. a JSON list or number
+            _bad("style_layers", f"must be a mapping {{layer: weight}} like {{'conv1_1': 1.0}}, got {self.style_layers!r}")
+        for layer, w in self.style_layers.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)):
+                _bad("style_layers", f"weight of {layer} must be a number, got {w!r}")
+        self.style_layers = {str(k): float(v) for k, v in self.style_layers.items()}
         validate(self)
 
     def to_dict(self) -> dict:
@@ -74,6 +79,9 @@ class StyleConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "StyleConfig":
+        if not isinstance(data, dict):
+            raise ValueError(f"a config must be a JSON object {{\"field\": value, ...}}, got a {type(data).__name__}; "
+                             "e.g. {\"steps\": 300, \"style_weight\": 1e6}")
         known = {f.name for f in dataclasses.fields(cls)}
         extra = set(data) - known
         if extra:
@@ -82,7 +90,12 @@ class StyleConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "StyleConfig":
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"the config is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}; "
+                             "fix that spot (keys in double quotes, no trailing commas)") from None
+        return cls.from_dict(data)
 
     def replace(self, **changes) -> "StyleConfig":
         """A validated copy with some fields changed. A new step budget keeps the pyramid's
@@ -109,6 +122,9 @@ def validate(cfg: StyleConfig) -> None:
             _bad(name, f"must not be negative, got {v}")
     if cfg.lr == 0:
         _bad("lr", "must be positive")
+    if cfg.content_weight == 0 and cfg.style_weight == 0:
+        _bad("style_weight", "content_weight and style_weight are both 0, which leaves nothing to optimise; "
+                             "give at least one of them a positive weight")
     if not cfg.style_layers:
         _bad("style_layers", "needs at least one layer, e.g. {'conv1_1': 1.0}")
     for layer, w in cfg.style_layers.items():

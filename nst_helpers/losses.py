@@ -21,6 +21,8 @@ activations reshaped to (C, H*W)):
 All of them are computed in float32 with autocast off, even when the backbone ran in
 bf16/fp16 (a Gram matrix sums H*W products: bf16 would round them away).
 """
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
@@ -28,7 +30,10 @@ from .config import GRAM_NORMS
 
 
 def _fp32(t: torch.Tensor):
-    """A no-autocast region on t's device, so the matmuls below stay in float32."""
+    """A no-autocast region on t's device, so the matmuls below stay in float32 (a device with
+    no autocast at all, like 'meta', needs none)."""
+    if not torch.amp.is_autocast_available(t.device.type):
+        return contextlib.nullcontext()
     return torch.autocast(t.device.type, enabled=False)
 
 

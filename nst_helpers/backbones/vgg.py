@@ -4,9 +4,11 @@ torchvision's `vgg19().features` is a flat nn.Sequential; Gatys-style code refer
 its layers by block names (conv4_2, relu3_1, pool2, ...). This file owns that naming,
 the weight loading (hub cache, download, or a local file) and max/avg pooling.
 """
+import errno
 import hashlib
 import json
 import os
+import pickle
 import tempfile
 import time
 import urllib.request
@@ -52,6 +54,29 @@ class WeightsUnavailable(RuntimeError):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(_how_to_get_weights(reason))
+
+
+class CorruptWeights(WeightsUnavailable):
+    """A VGG19 weights file exists but cannot be used (cut short, not PyTorch's, another network's)."""
+
+    def __init__(self, path: Path, err: BaseException):
+        self.reason = f"the file {path} could not be used: {_weights_problem(err)}"
+        where = f"{path} (from {WEIGHTS_ENV})" if os.environ.get(WEIGHTS_ENV) else str(path)
+        RuntimeError.__init__(self, f"the VGG19 weights file {where} could not be used: {_weights_problem(err)}; "
+                                    f"replace it with a good copy of {WEIGHTS_FILE}, unset {WEIGHTS_ENV}, "
+                                    "or use --backbone efficientnet_lite0 (backbone='efficientnet_lite0')")
+
+
+def _weights_problem(err: BaseException) -> str:
+    """torch.load's and load_state_dict's many ways of saying 'bad file', as a few words."""
+    text = str(err)
+    if isinstance(err, OSError) and err.errno not in (None, errno.EINVAL):  # EINVAL: torch's zip reader ran out
+        return f"it cannot be read ({err.strerror or err})"
+    if isinstance(err, (EOFError, OSError)) or "central directory" in text or "zip archive" in text:
+        return "it is empty or cut short (an interrupted download?)"
+    if "state_dict" in text:
+        return "it holds other weights than VGG19's"
+    return "it is not a PyTorch weights file"
 
 
 def _hub_path() -> Path:
@@ -205,5 +230,11 @@ class VGG19Features(nn.Module):
 
 
 def load_vgg19(pooling: str = "max", download: bool = True) -> VGG19Features:
-    """Pretrained VGG19 features; raises WeightsUnavailable with instructions when offline."""
-    return VGG19Features(load_vgg19_state_dict(download), pooling=pooling)
+    """Pretrained VGG19 features; raises WeightsUnavailable with instructions when offline, and
+    CorruptWeights (a WeightsUnavailable) naming the file when it is cut short or not VGG19's."""
+    try:
+        return VGG19Features(load_vgg19_state_dict(download), pooling=pooling)
+    except WeightsUnavailable:
+        raise
+    except (RuntimeError, OSError, EOFError, KeyError, pickle.UnpicklingError) as err:
+        raise CorruptWeights(cached_weights_path() or _hub_path(), err) from None
