@@ -162,3 +162,47 @@ def test_live_plot_redraws_one_output_in_place(monkeypatch):
     plot.finish()
     assert len(shown) == 1 and plot.handle.updates == 5   # steps 10, 15, 20, 20 again, finish
     assert [r["step"] for r in plot.history] == list(range(1, 21))
+
+
+# --- claims about the fast recipe ----------------------------------------------------------
+
+NUMBER_WORDS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+
+
+def fast_recipe_claims(text: str) -> list[tuple[str, int]]:
+    """(what, number) for each statement of the fast recipe's size, steps or scales in `text`:
+    'fast: 150' on a steps line, 'fast: 256' on a size line; and, across line breaks,
+    'L-BFGS, 150 steps', 'up to 512 px', 'pyramid to 512 px', '4-scale pyramid', 'one scale'."""
+    import re
+    claims = []
+    for line in text.splitlines():  # the parameter cells' comments: '(fast: 150, seed: 5000)'
+        before = line.split("fast:")[0]
+        what = "size" if "size" in before else "steps" if "steps" in before else None
+        claims += [(what, int(n)) for n in re.findall(r"fast: (\d+)", line) if what]
+    flat = " ".join(text.split())  # a claim may wrap: 'one\nscale'
+    claims += [("steps", int(n)) for n in re.findall(r"L-BFGS, (\d+) steps", flat)]
+    claims += [("size", int(n)) for n in re.findall(r"(?:up to|pyramid to) (\d+) px", flat)]
+    for word in re.findall(r"\b(\w+)[- ]scales?\b", flat, flags=re.I):
+        if word.lower() in NUMBER_WORDS or word.isdigit():
+            claims.append(("scales", NUMBER_WORDS.get(word.lower()) or int(word)))
+    return claims
+
+
+def test_the_claims_finder_finds_stale_numbers():
+    text = ("size = None  # the recipe's own (fast: 256, seed: 512)\nthe fast recipe (L-BFGS, one\n"
+            "scale, 150 steps at 256 px)\nL-BFGS, 120 steps on a 3-scale pyramid up to 384 px")
+    assert sorted(fast_recipe_claims(text)) == sorted([("size", 256), ("scales", 1), ("steps", 120),
+                                                       ("size", 384), ("scales", 3)])
+
+
+@pytest.mark.parametrize("path", [*NOTEBOOKS, ROOT / "README.md"], ids=lambda p: p.name)
+def test_what_the_text_says_of_the_fast_recipe_is_true(path, monkeypatch):
+    """Every number a notebook (markdown and code comments) or the README gives for the fast
+    recipe's size, steps or pyramid levels is the preset's (a recipe change must update the text)."""
+    monkeypatch.delenv("NST_SMOKE", raising=False)
+    fast = preset("fast")
+    truth = {"size": fast.size, "steps": fast.steps, "scales": fast.scales}
+    text = path.read_text() if path.suffix == ".md" else "\n".join(
+        c.source for c in nbformat.read(path, as_version=4).cells)
+    wrong = [(what, n, truth[what]) for what, n in fast_recipe_claims(text) if n != truth[what]]
+    assert not wrong, f"{path.name} says (what, says, is): {wrong}"
