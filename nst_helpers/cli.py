@@ -3,14 +3,20 @@
 Every bad input ends in one line on stderr, `error: <what was wrong>; <how to fix it>`, and
 exit code 2, never a traceback. The cheap checks (arguments, device, settings, the output
 folder) run before any image or backbone is loaded, so a mistake never costs a run.
+
+A run keeps checkpoints in its folder (created when the run starts). Ctrl-C or SIGTERM ends it
+after the current step (a second one at once), leaves the work there and prints the command
+that finishes it, `--resume RUN_DIR`; the exit code is then 128 + the signal (130, 143).
 """
 import argparse
 import math
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
 from .config import BACKBONES, PRESET_DESCRIPTIONS, PRESETS, StyleConfig, preset
+from .interrupts import Signals
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -69,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "snapshots, loss curves, a side-by-side comparison and a progress GIF.",
         formatter_class=_Help,
         epilog="Presets: " + "; ".join(f"{k}: {v}" for k, v in PRESET_DESCRIPTIONS.items()))
-    p.add_argument("--content", required=True, metavar="PATH", help="content photo")
-    p.add_argument("--style", required=True, metavar="PATH", help="style image")
+    p.add_argument("--content", metavar="PATH", help="content photo (required, unless --resume)")
+    p.add_argument("--style", metavar="PATH", help="style image (required, unless --resume)")
     p.add_argument("--preset", default="baseline", choices=PRESETS, help="settings to start from")
     p.add_argument("--steps", type=_count, default=None, metavar="N", help="optimiser steps (default: the preset's)")
     p.add_argument("--size", type=_count, default=None, metavar="PX",
@@ -83,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--snapshot-every", type=_count, default=None, metavar="N",
+                   help="a snapshot, and a checkpoint to resume from, every N steps "
+                        "(default: the preset's, at most steps/5)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="finish an interrupted run from its last checkpoint, in its own folder, with its own settings")
     return p
 
 
@@ -135,13 +146,45 @@ def _settings(args) -> StyleConfig:
         raise UsageError("--content-weight 0 and --style-weight 0 leave nothing to optimise; "
                          "give at least one of them a positive weight")
     given = {"steps": args.steps, "size": args.size, "content_weight": args.content_weight,
-             "style_weight": args.style_weight}
+             "style_weight": args.style_weight, "snapshot_every": args.snapshot_every}
     cfg = preset(args.preset, backbone=args.backbone, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
-    return cfg.replace(snapshot_every=max(1, cfg.steps // 5)) if cfg.snapshot_every > cfg.steps else cfg
+    if args.snapshot_every is None and cfg.snapshot_every > cfg.steps:
+        return cfg.replace(snapshot_every=max(1, cfg.steps // 5))
+    return cfg
 
 
-def _run(argv):
+# flags that --resume refuses: a resumed run goes on with the settings it started with
+RESUME_CONFLICTS = ("content", "style", "preset", "steps", "size", "content_weight", "style_weight", "backbone",
+                    "out", "seed", "snapshot_every")
+
+
+def _resume(args, sig: Signals):
+    parser = build_parser()
+    given = [f"--{k.replace('_', '-')}" for k in RESUME_CONFLICTS if getattr(args, k) != parser.get_default(k)]
+    if given:
+        raise UsageError(f"--resume goes on with the settings its run started with; leave out {' '.join(given)}")
+    device = check_device(args.device) if args.device is not None else None
+    from . import checkpoint  # heavy imports after the cheap checks
+    saved = checkpoint.load(args.resume)
+    sig.folder = Path(args.resume)
+    cfg = StyleConfig.from_dict(saved["config"])
+    net = _load_backbone(cfg.replace(backbone=saved["backbone"]))  # the backbone 'auto' chose then
+    sig.running = True
+    try:
+        result = checkpoint.resume(args.resume, backbone=net, device=device or check_device(saved["device"]),
+                                   progress=not args.no_progress, stop_event=sig, saved=saved)
+    finally:
+        sig.running = False
+    return result, sig.folder
+
+
+def _run(argv, sig: Signals):
     args = build_parser().parse_args(argv)
+    if args.resume is not None:
+        return _resume(args, sig)
+    missing = [f"--{k}" for k in ("content", "style") if getattr(args, k) is None]
+    if missing:
+        raise UsageError(f"the following arguments are required: {', '.join(missing)}; see python -m nst_helpers --help")
     device = check_device(args.device) if args.device is not None else None
     cfg = _settings(args)
     out = check_out(args.out)
@@ -149,13 +192,28 @@ def _run(argv):
     content = images.load_image(args.content, max_size=cfg.size)
     style = images.load_image(args.style, max_size=cfg.size)
     net = _load_backbone(cfg)
-    result = transfer.run(content, style, cfg, backbone=net, device=device, progress=not args.no_progress)
-    return result, runs.save_run(result, root=out)
+    sig.folder, sig.running = runs.new_run_dir(cfg.name, out), True  # made now: the run keeps its checkpoints there
+    try:
+        result = transfer.run(content, style, cfg, backbone=net, device=device, progress=not args.no_progress,
+                              stop_event=sig, checkpoint_dir=sig.folder)
+    except BaseException:
+        if not any(sig.folder.iterdir()):
+            sig.folder.rmdir()  # refused before its first checkpoint: leave no empty folder
+        raise
+    finally:
+        sig.running = False
+    if result.stop_reason in ("interrupted", "stopped"):
+        return result, sig.folder
+    return result, runs.save_run(result, folder=sig.folder)
 
 
 def main(argv=None) -> int:
+    sig = Signals()
+    before = sig.install()
     try:
-        result, folder = _run(argv)
+        result, folder = _run(argv, sig)
+    except KeyboardInterrupt:  # a signal before or after the run (while saving), or a second one
+        return sig.cut_short()
     except (UsageError, ValueError, OSError) as err:  # ImageError and config errors are ValueErrors
         message = str(err)
         field = message.split("'")[1] if message.startswith("config field '") else None
@@ -164,10 +222,17 @@ def main(argv=None) -> int:
     except KeyError as err:  # str(KeyError) adds quotes; its argument is the message
         message = str(err.args[0] if err.args else err)
     else:
+        if result.stop_reason in ("interrupted", "stopped"):
+            return sig.interrupted(result.message)
+        if result.stop_reason == "diverged":
+            print(f"[nst] {result.message}")
         last = result.history[-1] if result.history else {}
         print(f"[nst] {len(result.history)} steps in {result.seconds:.1f} s on {result.device} "
               f"({result.stop_reason}); final loss {last.get('total', float('nan')):.4g}")
         print(f"[nst] results in {folder}/ (final.png, comparison.png, loss.png, progress.gif)")
         return 0
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
     print("error: " + " ".join(message.split()), file=sys.stderr)  # one line, whatever the message
     return 2

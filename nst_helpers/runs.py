@@ -10,6 +10,11 @@ file. A folder without DONE (a save killed half-way, a run that never finished) 
 incomplete: is_complete() says so, find_runs() skips it, load_run() refuses it with a clear
 error, and experiments.latest_or_run never re-uses it. Folders written before this rule
 existed have no DONE either and are skipped the same way.
+
+A run that keeps checkpoints (checkpoint.py: the command line's) writes into its folder from
+its start: checkpoint.pt and a RESUMABLE note, and when interrupted latest.png, history.csv and
+snapshots/. Such a folder is incomplete but resumable (load_run says how); save_run(result,
+folder=...) completes it, writes final.pt (the float image) and, after DONE, removes those three.
 """
 import csv
 import io
@@ -20,12 +25,16 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import torch
+
 from .config import StyleConfig
 from .images import atomic_file, load_image, save_image
-from .plots import comparison_figure, loss_figure, save_gif
 
 HISTORY_FIELDS = ("step", "total", "content", "style", "tv", "lr", "elapsed", "size", "event")
 DONE = "DONE"  # the completion marker, always the last file written into a run folder
+CHECKPOINT = "checkpoint.pt"  # an unfinished run's state (checkpoint.py)
+RESUMABLE = "RESUMABLE"       # the note beside it: how to finish the run
+LATEST = "latest.png"         # an interrupted run's latest image
 
 
 class IncompleteRunError(ValueError):
@@ -73,24 +82,47 @@ def is_complete(folder) -> bool:
     return (Path(folder) / DONE).is_file()
 
 
-def save_run(result, root="outputs", name: str | None = None, extra: dict | None = None) -> Path:
+def write_history(folder, history: list) -> Path:
+    """history.csv: one row per step, the HISTORY_FIELDS columns."""
+    rows = io.StringIO(newline="")
+    writer = csv.DictWriter(rows, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(history)
+    return write_text(Path(folder) / "history.csv", rows.getvalue())
+
+
+def write_snapshots(folder, snapshots: dict) -> None:
+    """snapshots/step_00025.png ... for {step: (1, 3, h, w) image}."""
+    (Path(folder) / "snapshots").mkdir(exist_ok=True)  # an interrupted run's may exist: same steps, same images
+    for step, image in sorted(snapshots.items()):
+        save_image(image, Path(folder) / "snapshots" / f"step_{step:05d}.png")
+
+
+def save_run(result, root="outputs", name: str | None = None, extra: dict | None = None, folder=None) -> Path:
     """Write config.json, history.csv, snapshots/, final.png, content.png, style.png,
-    comparison.png, loss.png, progress.gif, and last the DONE marker (see the module docstring)."""
+    comparison.png, loss.png, progress.gif, and last the DONE marker (see the module docstring).
+
+    folder: an existing unfinished run folder to complete (a checkpointed run's) instead of a
+    new one under root/name; it also gets final.pt, and loses its checkpoint after DONE."""
+    from .plots import comparison_figure, loss_figure, save_gif  # matplotlib here only: the core imports this module
     cfg = result.config
-    folder = new_run_dir(name or cfg.name, root)
+    if folder is None:
+        new, folder = True, new_run_dir(name or cfg.name, root)
+    else:
+        new, folder = False, Path(folder)
+        if not folder.is_dir() or is_complete(folder):
+            raise ValueError(f"{folder} is {'a complete run folder' if folder.is_dir() else 'not a folder'}; "
+                             "a finished run is never overwritten: leave folder out to save into a new one")
     meta = {"config": cfg.to_dict(), "backbone": result.backbone, "device": result.device,
             "stop_reason": result.stop_reason, "seconds": round(result.seconds, 3),
             "steps_done": len(result.history), "versions": library_versions(), **(extra or {})}
     write_text(folder / "config.json", json.dumps(meta, indent=2))
-    rows = io.StringIO(newline="")
-    writer = csv.DictWriter(rows, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(result.history)
-    write_text(folder / "history.csv", rows.getvalue())
-    (folder / "snapshots").mkdir()
-    for step, image in sorted(result.snapshots.items()):
-        save_image(image, folder / "snapshots" / f"step_{step:05d}.png")
+    write_history(folder, result.history)
+    write_snapshots(folder, result.snapshots)
     save_image(result.image, folder / "final.png")
+    if not new:  # the float result, as exact as the checkpoint was (final.png rounds to 8 bits)
+        with atomic_file(folder / "final.pt") as tmp:
+            torch.save(result.image, tmp)
     save_image(result.content, folder / "content.png")
     save_image(result.style, folder / "style.png")
     title = f"{cfg.name} on {result.backbone}, {len(result.history)} steps ({result.stop_reason})"
@@ -100,6 +132,9 @@ def save_run(result, root="outputs", name: str | None = None, extra: dict | None
         with atomic_file(folder / "progress.gif") as tmp:
             save_gif(result.snapshots, tmp)
     mark_complete(folder)
+    # after DONE, so that a kill before it leaves the run resumable; .*.tmp*: the bytes of writes a kill cut short
+    for leftover in [folder / CHECKPOINT, folder / RESUMABLE, folder / LATEST, *folder.rglob(".*.tmp*")]:
+        leftover.unlink(missing_ok=True)
     return folder
 
 
@@ -119,6 +154,11 @@ def load_run(folder) -> dict:
 
     Raises IncompleteRunError for a folder without its DONE marker."""
     folder = Path(folder)
+    if not is_complete(folder) and (folder / CHECKPOINT).is_file():
+        raise IncompleteRunError(
+            f"{folder} is an incomplete run folder: its run was interrupted and can be resumed (no {DONE} "
+            f"file yet); finish it with `python -m nst_helpers --resume {folder}` (or nst_helpers.resume), "
+            "then load it")
     if not is_complete(folder):
         raise IncompleteRunError(
             f"{folder} is an incomplete run folder (no {DONE} file: its save was interrupted or "

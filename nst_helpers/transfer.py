@@ -8,14 +8,18 @@ knows no screen: it reports through callbacks and an optional tqdm progress bar.
 
 Speed (benchmarks/README.md has the figures): L-BFGS never pays twice for one point (its
 line search ends where the next step starts).
+
+Checkpoints and resuming (checkpoint.py): with checkpoint_dir the loop saves its whole state
+there with every snapshot and when interrupted; resume_from continues such a checkpoint.
 """
 import copy
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
-from . import images, optim
+from . import checkpoint, images, optim
 from .colour import match_colour
 from .backbones import load_backbone
 from .config import StyleConfig
@@ -103,11 +107,17 @@ class _Loop:
     t0: float
     step: int = 0
     image: torch.Tensor | None = None   # the latest finite image, (1, 3, h, w) on the device
+    checkpoint_dir: Path | None = None  # where checkpoints go (None: nowhere)
+    state: checkpoint.ScaleState | None = None  # the current scale's optimisation
+    boundary: bool = True               # between steps: `state` is whole and can be checkpointed
+    checkpointed: int | None = None     # the step of the checkpoint on disk
 
     def report(self, row: dict, x: torch.Tensor) -> None:
         self.image = x
         if self.step % self.cfg.snapshot_every == 0:
             self.result.snapshots[self.step] = x.cpu()
+            if self.checkpoint_dir is not None:
+                checkpoint.save(self)
         if self.callbacks and self.step % self.callback_every == 0:
             for cb in self.callbacks:
                 cb(self.step, row, x.cpu())
@@ -116,19 +126,27 @@ class _Loop:
             self.bar.set_postfix(loss=f"{row['total']:.4g}", size=row["size"])
 
 
-def _optimise_scale(loop: _Loop, objective: StyleObjective, x: torch.Tensor, budget: int, size: int) -> str | None:
-    """Up to `budget` optimiser steps from image x (1, 3, h, w); loop.image ends as the last
-    finite image. Returns why it ended early (early_stop | stopped | diverged) or None."""
+def _optimise_scale(loop: _Loop, objective: StyleObjective, x: torch.Tensor, budget: int, size: int,
+                    scale: int = 0, saved: dict | None = None) -> str | None:
+    """Up to `budget` optimiser steps from image x (1, 3, h, w), or on from a checkpoint's state of
+    this scale (`saved`, x its image); loop.image ends as the last finite image. Returns why it
+    ended early (early_stop | stopped | diverged) or None."""
     cfg, dev = loop.cfg, x.device
     mean, std = MEAN.to(dev), STD.to(dev)
-    z = ((x - mean) / std).detach().requires_grad_(True)
+    loop.boundary = False  # until this scale's state is whole
+    z = (saved["z"].to(dev) if saved else (x - mean) / std).detach().requires_grad_(True)
     lo, hi = (0 - mean) / std, (1 - mean) / std
     opt = optim.make_optimizer(cfg.optimizer, [z], cfg.lr)
     sched = optim.make_scheduler(cfg.lr_schedule, opt, budget)
     stopper = optim.EarlyStopping(cfg.early_stop_window, cfg.early_stop_tol)
     memo = {}  # L-BFGS: the last evaluation, {z, grad, total, parts}
-    for _ in range(budget):
-        row = {}
+    state = checkpoint.ScaleState(scale, z, opt, sched, stopper, memo)
+    if saved:
+        checkpoint.restore_scale(state, saved)
+    loop.image, loop.state, loop.boundary = x, state, True
+    for _ in range(state.step, budget):
+        loop.boundary = False  # mid-step, z and the optimiser's state disagree
+        row, bad = {}, []
 
         def closure():
             _project(z, lo, hi)  # L-BFGS's line search points too: it searches in range
@@ -139,6 +157,10 @@ def _optimise_scale(loop: _Loop, objective: StyleObjective, x: torch.Tensor, bud
                 total, parts = objective(z * std + mean)
                 total.backward()
                 total, parts = total.detach(), {k: v.item() for k, v in parts.items()}
+                if not bad and not torch.isfinite(total):  # any evaluation, the line search's too
+                    bad.append("the loss")
+                elif not bad and not torch.isfinite(z.grad).all():
+                    bad.append("the gradient")
                 if cfg.optimizer == "lbfgs":
                     memo.update(z=z.detach().clone(), grad=z.grad.clone(), total=total, parts=parts)
             if not row:  # L-BFGS may evaluate several times: keep the step's first
@@ -152,25 +174,30 @@ def _optimise_scale(loop: _Loop, objective: StyleObjective, x: torch.Tensor, bud
         row.update(step=loop.step, lr=lr_now, elapsed=time.perf_counter() - loop.t0, size=size, event="")
         loop.result.history.append(row)
         x = (z.detach() * std + mean).clamp(0, 1)
-        if not (torch.isfinite(torch.tensor(row["total"])) and torch.isfinite(x).all()):
+        if bad or not torch.isfinite(x).all():
             row["event"] = "diverged"
-            what = "the loss" if not torch.isfinite(torch.tensor(row["total"])) else "the image"
+            what = bad[0] if bad else "the image"
             loop.result.message = (f"{what} became NaN or infinite at step {loop.step}; kept the image of "
                                    f"step {loop.step - 1}. Lower lr or style_weight and run again")
             return "diverged"
-        loop.report(row, x)
         optim.scheduler_step(sched, row["total"])
+        early = stopper.should_stop(row["total"])
+        state.step += 1
+        state.done, state.reason = early or state.step == budget, "early_stop" if early else None
+        row["event"] = "early_stop" if early else ""
+        loop.boundary = True  # the step is whole: report() may checkpoint it
+        loop.report(row, x)
         if loop.stop_event is not None and loop.stop_event.is_set():
             row["event"] = "stopped"
             return "stopped"
-        if stopper.should_stop(row["total"]):
-            row["event"] = "early_stop"
+        if early:
             return "early_stop"
     return None
 
 
 def run(content, style, config: StyleConfig | None = None, callbacks=(), callback_every: int = 10,
-        backbone=None, device=None, progress: bool = True, stop_event=None) -> TransferResult:
+        backbone=None, device=None, progress: bool = True, stop_event=None, checkpoint_dir=None,
+        resume_from: dict | None = None) -> TransferResult:
     """Stylise `content` with `style` (paths, PIL images, arrays or (1,3,H,W) tensors in [0,1]).
 
     callbacks: callables f(step, losses_dict, image) called every `callback_every` steps and
@@ -178,11 +205,18 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     (threading.Event); when set, the run ends after the current step. Ctrl-C / the notebook's
     interrupt also ends it and returns what exists so far. A given `backbone` is never moved:
     on another device, the run uses a copy.
+
+    checkpoint_dir: a run folder to keep a checkpoint in, at the start, with every snapshot and
+    when interrupted (checkpoint.py; an exception from a callback is re-raised after that).
+    resume_from: a checkpoint (checkpoint.load) to go on from; content, style and config are
+    then its own (pass None), and so must the backbone be (checkpoint.resume does all this).
     """
-    cfg = config or StyleConfig()
+    cfg = StyleConfig.from_dict(resume_from["config"]) if resume_from else (config or StyleConfig())
     dev = pick_device(device)
     net = on_device(backbone, dev) if backbone is not None else load_backbone(cfg.backbone, pooling=cfg.pooling).to(dev)
-    content_full, style_full = _as_image(content, cfg.size), _as_image(style, cfg.size)
+    # resumed: the images as the run sized them, the same numbers whatever happened to the files since
+    content_full, style_full = ((resume_from["content"], resume_from["style"]) if resume_from
+                                else (_as_image(content, cfg.size), _as_image(style, cfg.size)))
     sizes = optim.pyramid_sizes(cfg.size, cfg.scales)
     budgets = optim.split_steps(cfg.steps, cfg.scales, cfg.scale_steps)
     shapes = [level_shape(content_full.shape[-2:], s, cfg.size) for s in sizes]
@@ -196,27 +230,39 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     if progress:
         from .progress import progress_bar  # tqdm on a terminal or in a notebook, plain lines in a log
         bar = progress_bar(total=cfg.steps, desc=f"{cfg.name} on {net.name}", unit="step")
-    loop = _Loop(result, cfg, tuple(callbacks), callback_every, stop_event, bar, time.perf_counter())
+    loop = _Loop(result, cfg, tuple(callbacks), callback_every, stop_event, bar, time.perf_counter(),
+                 checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir))
+    saved, start = checkpoint.begin(loop, resume_from, len(sizes))
     try:
         for scale, (size, budget, hw) in enumerate(zip(sizes, budgets, shapes)):
+            if scale < start:
+                continue  # finished before the checkpoint
+            here = saved if saved and saved["index"] == scale else None
             content_s = images.resize_to(content_full, hw).to(dev)
             style_s = images.resize_to(style_full, hw).to(dev)
             objective = StyleObjective(net, cfg, content_s, style_s)
-            if loop.image is None:
+            if here:
+                x = loop.image
+            elif loop.image is None:
                 x = _initial_image(cfg, content_s, style_s)
             else:
                 x = images.resize_to(loop.image, hw)
-            loop.image = x
-            reason = _optimise_scale(loop, objective, x, budget, size)
+            reason = _optimise_scale(loop, objective, x, budget, size, scale, here)
             if reason in ("stopped", "diverged") or (reason == "early_stop" and scale == len(sizes) - 1):
                 result.stop_reason = reason
             if reason in ("stopped", "diverged"):
                 break
     except KeyboardInterrupt:
         result.stop_reason = "interrupted"
+    except BaseException:
+        if loop.checkpoint_dir is not None:
+            checkpoint.keep_work(loop)  # save what exists, then let the error go on
+        raise
     finally:
         if bar is not None:
             bar.close()
+    if loop.checkpoint_dir is not None and result.stop_reason in ("interrupted", "stopped"):
+        checkpoint.keep_work(loop)
     if loop.image is not None:
         result.image = loop.image.detach().clamp(0, 1).cpu()
         result.snapshots.setdefault(loop.step, result.image)

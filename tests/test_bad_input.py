@@ -216,6 +216,42 @@ def test_bad_cli_argument(name, extra, problem, fix, tmp_path, capsys, monkeypat
     assert_one_line_error(code, err, *problem, *fix)
 
 
+def make_resume_folder(kind: str, tmp: Path) -> Path:
+    """What --resume is given: a folder that is not there, a file, a folder without a checkpoint,
+    a finished run's folder, one whose checkpoint is garbage, or a resumable-looking one."""
+    if kind == "missing":
+        return tmp / "fast" / "20990101-000000-abcdef"
+    if kind == "file":
+        (tmp / "notes.txt").write_text("not a folder")
+        return tmp / "notes.txt"
+    folder = tmp / "fast" / "20260101-000000-123abc"
+    folder.mkdir(parents=True)
+    if kind in ("complete", "garbage", "settings"):
+        (folder / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    if kind == "complete":
+        (folder / "DONE").write_text("complete\n")
+    return folder
+
+
+RESUME_ARGS = [  # id, what --resume is given, extra arguments, problem words, fix words
+    ("missing folder", "missing", [], ["cannot resume", "no such folder"], ["give the run folder the interrupted run printed"]),
+    ("a file", "file", [], ["cannot resume", "it is a file, not a run folder"], ["give the folder"]),
+    ("no checkpoint", "empty", [], ["cannot resume", "it has no checkpoint.pt"], ["start the run again with --content and --style"]),
+    ("complete run", "complete", [], ["cannot resume", "already complete"], ["load it with nst_helpers.load_run"]),
+    ("garbage checkpoint", "garbage", [], ["cannot resume", "checkpoint.pt cannot be read"], ["start the run again"]),
+    ("new settings", "settings", ["--steps", "5", "--preset", "exp1"], ["--resume goes on with the settings"],
+     ["leave out --preset --steps"]),
+]
+
+
+@pytest.mark.parametrize("name, kind, extra, problem, fix", rows(RESUME_ARGS))
+def test_bad_resume(name, kind, extra, problem, fix, tmp_path, capsys, monkeypatch):
+    folder = make_resume_folder(kind, tmp_path)
+    code, _, err = run_cli(["--resume", folder, *extra], capsys, monkeypatch, allow_images=False)
+    assert_one_line_error(code, err, *problem, *fix)
+    assert kind == "settings" or str(folder) in err
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: --device cuda is valid here")
 @pytest.mark.parametrize("device", ["cuda", "cuda:1"])
 def test_cuda_without_cuda(device, tmp_path, capsys, monkeypatch):

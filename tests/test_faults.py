@@ -1,18 +1,26 @@
 """Fault injection: a process SIGKILLed while it writes its run folder leaves a folder that
-the next experiments.latest_or_run neither re-uses nor crashes on."""
+the next experiments.latest_or_run neither re-uses nor crashes on; a command-line run stopped by
+SIGINT or SIGTERM, or killed by SIGKILL, at a random step, resumes with --resume to the image of
+a run never interrupted, pixel for pixel and float for float."""
 import csv
 import json
 import os
+import random
+import re
+import shlex
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from nst_helpers import experiments, notebook, runs
+from nst_helpers import checkpoint, cli, experiments, interrupts, notebook, runs, transfer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,3 +100,121 @@ def test_a_save_killed_mid_write_is_never_reused(tmp_path, monkeypatch, effnet, 
     again = experiments.latest_or_run(s, "exp1", effnet, progress=False)
     assert again["reused"] and again["folder"] == fresh["folder"]
     assert killed.is_dir() and not runs.is_complete(killed)   # left alone: never overwritten
+
+
+# ------------------------------------------------------------------------------ interrupted command-line runs
+
+STEPS = 20  # fewer than the fast preset's early-stopping window: every run does them all
+RUN = ["--content", "images/content.jpg", "--style", "images/style.jpg", "--preset", "fast", "--size", "64",
+       "--steps", str(STEPS), "--backbone", "efficientnet_lite0", "--device", "cpu", "--no-progress",
+       "--snapshot-every", "2"]
+
+
+def cli_process(*args) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "NST_SMOKE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return subprocess.Popen([sys.executable, "-m", "nst_helpers", *map(str, args)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(child: subprocess.Popen, timeout=180) -> tuple[int, str, str]:
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, err = child.communicate()
+    return child.returncode, out, err
+
+
+def checkpoint_at(child: subprocess.Popen, root: Path, step: int) -> Path:
+    """Wait until the run under `root` has a checkpoint at `step` or later (its RESUMABLE note says
+    so); its folder."""
+    deadline = time.monotonic() + 180  # never hang the suite
+    while time.monotonic() < deadline:
+        for note in root.glob("fast/*/" + runs.RESUMABLE):
+            found = re.search(r"at step (\d+) of", note.read_text())
+            if found and int(found.group(1)) >= step:
+                return note.parent
+        assert child.poll() is None, f"the run ended before its checkpoint at step {step}: {finish(child)}"
+        time.sleep(0.01)
+    raise AssertionError(f"no checkpoint at step {step} in time")
+
+
+def assert_same_result(folder: Path, whole: Path) -> None:
+    assert runs.is_complete(folder) and not (folder / runs.CHECKPOINT).exists() and not (folder / runs.RESUMABLE).exists()
+    assert not [p for p in folder.rglob(".*")]  # nor the bytes of a write the kill cut short
+    assert np.array_equal(np.asarray(Image.open(folder / "final.png")), np.asarray(Image.open(whole / "final.png")))
+    assert torch.equal(torch.load(folder / "final.pt"), torch.load(whole / "final.pt"))
+    assert [(r["step"], r["total"]) for r in runs.read_history(folder)] == \
+           [(r["step"], r["total"]) for r in runs.read_history(whole)]
+
+
+def test_an_interrupted_then_killed_run_resumes_to_the_uninterrupted_image(tmp_path):
+    """One run, SIGINT at a random step, resumed with the command it printed; that SIGKILLed at a
+    later random step, resumed again: the image of a run never interrupted."""
+    seed = int(os.environ.get("NST_FAULT_SEED") or random.SystemRandom().randrange(10**6))
+    rng = random.Random(seed)
+    sigint_at, kill_after = rng.randrange(2, 9), rng.randrange(2, 7)
+    print(f"NST_FAULT_SEED={seed} repeats this: SIGINT after the checkpoint at step {sigint_at}, "
+          f"SIGKILL {kill_after} steps after the resumed run's start")
+    whole, victim = cli_process(*RUN, "--out", tmp_path / "whole"), cli_process(*RUN, "--out", tmp_path / "cut")
+    folder = checkpoint_at(victim, tmp_path / "cut", sigint_at)
+    victim.send_signal(signal.SIGINT)
+    code, _, err = finish(victim)
+    assert code == 130, err
+    line = [ln for ln in err.splitlines() if "--resume" in ln]
+    assert len(line) == 1 and "interrupted (SIGINT)" in line[0] and str(folder) in line[0], err
+    stopped = int(re.search(r"stopped at step (\d+)", line[0]).group(1))
+    assert stopped >= sigint_at and f"resumable from step {stopped}" in line[0]  # it ended between steps
+    assert len(runs.read_history(folder)) == stopped and (folder / runs.LATEST).is_file()
+    assert not runs.is_complete(folder) and runs.find_runs("fast", tmp_path / "cut") == []
+    with pytest.raises(runs.IncompleteRunError, match="--resume"):
+        runs.load_run(folder)
+
+    command = shlex.split(line[0].split("finish it with: ")[1])  # the command it printed, as typed
+    assert command[:3] == ["python", "-m", "nst_helpers"]
+    resumed = cli_process(*command[3:], "--no-progress")
+    checkpoint_at(resumed, tmp_path / "cut", stopped + kill_after)
+    resumed.kill()
+    assert finish(resumed)[0] == -signal.SIGKILL
+    assert not runs.is_complete(folder) and (folder / runs.CHECKPOINT).is_file()
+    code, out, err = finish(cli_process("--resume", folder, "--no-progress"))
+    assert code == 0 and str(folder) in out, err
+    code, _, err = finish(whole)
+    assert code == 0, err
+    assert_same_result(folder, runs.find_runs("fast", tmp_path / "whole")[0])
+    assert runs.find_runs("fast", tmp_path / "cut") == [folder]
+
+
+def test_sigterm_ends_a_run_resumably_with_exit_code_143(tmp_path, capsys, monkeypatch):
+    real_run = transfer.run
+
+    def run_then_sigterm(*args, callbacks=(), **kw):
+        def sigterm(step, row, image):
+            if step == 2:  # the CLI's handler, not the default (which would end pytest)
+                assert isinstance(signal.getsignal(signal.SIGTERM), interrupts.Signals)
+                os.kill(os.getpid(), signal.SIGTERM)
+        return real_run(*args, callbacks=[*callbacks, sigterm], callback_every=1, **kw)
+
+    monkeypatch.setattr(transfer, "run", run_then_sigterm)
+    argv = [*RUN[:RUN.index("--steps")], "--steps", "5", "--device", "cpu", "--no-progress", "--snapshot-every", "5"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 143
+    err = capsys.readouterr().err
+    [folder] = (tmp_path / "fast").iterdir()
+    assert f"interrupted (SIGTERM): stopped at step 2 of 5; the work so far is in {folder}/" in err
+    assert f"resumable from step 2; finish it with: python -m nst_helpers --resume {folder}" in err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back as it was
+    assert checkpoint.load(folder)["step"] == 2 and len(runs.read_history(folder)) == 2
+
+
+def test_a_second_signal_stops_at_once():
+    sig = interrupts.Signals()
+    with pytest.raises(KeyboardInterrupt):  # outside a run: at once, as Python would
+        sig(signal.SIGINT, None)
+    sig = interrupts.Signals()
+    sig.running = True
+    sig(signal.SIGTERM, None)  # inside: after the current step
+    assert sig.is_set() and sig.signum == signal.SIGTERM
+    with pytest.raises(KeyboardInterrupt):
+        sig(signal.SIGINT, None)
+    assert sig.signum == signal.SIGTERM  # the exit code tells the first

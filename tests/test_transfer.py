@@ -3,7 +3,7 @@ import threading
 import pytest
 import torch
 
-from nst_helpers import losses, optim, preset, run
+from nst_helpers import losses, optim, preset, run, transfer
 from nst_helpers.transfer import STD, autocast_for, pick_device
 
 
@@ -109,3 +109,37 @@ def test_mixed_precision_runs_backbone_in_bf16_and_grams_in_fp32(effnet, tiny_pa
 def test_pick_device_prefers_what_is_asked():
     assert pick_device("cpu").type == "cpu"
     assert pick_device().type in ("cpu", "cuda", "mps")
+
+
+class _NaNGradient(torch.autograd.Function):
+    """The identity, whose gradient is NaN: a finite loss with a poisoned gradient."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * float("nan")
+
+
+@pytest.mark.parametrize("optimizer, lr, what", [("adam", 0.003, "loss"), ("adam", 0.003, "gradient"),
+                                                 ("lbfgs", 1.0, "loss"), ("lbfgs", 1.0, "gradient")])
+def test_nan_stops_the_run_and_keeps_the_last_finite_image(effnet, tiny_pair, monkeypatch, optimizer, lr, what):
+    k, done = 3, []
+
+    class Poisoned(transfer.StyleObjective):  # NaN from step k on (for L-BFGS: in its line search)
+        def __call__(self, image):
+            if len(done) < k - 1:
+                return super().__call__(image)
+            if what == "gradient":
+                return super().__call__(_NaNGradient.apply(image))
+            total, parts = super().__call__(image)
+            return total * float("nan"), parts
+
+    monkeypatch.setattr(transfer, "StyleObjective", Poisoned)
+    r = run(*tiny_pair, tiny(optimizer=optimizer, lr=lr, steps=6, snapshot_every=1), backbone=effnet, progress=False,
+            callbacks=[lambda step, row, img: done.append(step)], callback_every=1)
+    assert r.stop_reason == "diverged" and len(r.history) == k and r.history[-1]["event"] == "diverged"
+    assert f"the {what} became NaN or infinite at step {k}; kept the image of step {k - 1}" in r.message
+    assert torch.isfinite(r.image).all() and torch.equal(r.image, r.snapshots[k - 1])

@@ -1,0 +1,53 @@
+"""The command line's signals. SIGINT (Ctrl-C) and SIGTERM end a run after its current step, so
+that its checkpoint holds that step (checkpoint.py); a second one, or one outside the run, ends
+it at once (KeyboardInterrupt). Then one line on stderr says where the work is and the command
+that finishes it, and the exit code is 128 + the signal (130, 143), as a shell's would be."""
+import shlex
+import signal
+import sys
+import threading
+
+
+class Signals:
+    """The handler of both signals, and the run's stop_event (is_set). running: a run is going;
+    folder: its run folder, once there is one."""
+
+    def __init__(self):
+        self.signum, self.running, self.folder = None, False, None
+
+    def is_set(self) -> bool:
+        return self.signum is not None
+
+    def __call__(self, signum, frame):
+        first, self.signum = self.signum is None, self.signum or signum
+        if not (first and self.running):
+            raise KeyboardInterrupt
+        print(f"[nst] {signal.Signals(signum).name}: stopping after this step (again: at once)",
+              file=sys.stderr, flush=True)
+
+    def install(self) -> dict:
+        """Handle SIGINT and SIGTERM; returns the handlers before, for signal.signal to put back."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}  # signal handlers belong to the main thread: a caller's thread keeps Python's
+        return {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def code(self) -> int:
+        return 128 + (self.signum or signal.SIGINT)
+
+    def interrupted(self, message: str) -> int:
+        """One line: why it ended, where the work is, the command that finishes it; the exit code."""
+        name = signal.Signals(self.signum or signal.SIGINT).name
+        print(f"[nst] interrupted ({name}): {message}; finish it with: python -m nst_helpers --resume "
+              f"{shlex.quote(str(self.folder))}", file=sys.stderr)
+        return self.code()
+
+    def cut_short(self) -> int:
+        """After a KeyboardInterrupt outside the run (before it, or while saving): one line, the exit code."""
+        from .runs import CHECKPOINT, DONE  # late: the command line's cheap checks load no torch
+        f = self.folder
+        if f is not None and (f / CHECKPOINT).is_file() and not (f / DONE).is_file():
+            return self.interrupted(f"the work so far is in {f}/")
+        where = (f"after the run was saved: results in {f}/" if f is not None and (f / DONE).is_file()
+                 else "before the run started; nothing to resume")
+        print(f"[nst] interrupted ({signal.Signals(self.signum or signal.SIGINT).name}) {where}", file=sys.stderr)
+        return self.code()
