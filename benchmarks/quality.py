@@ -38,14 +38,16 @@ DEFAULT_PAIRS = [(ROOT / "images/content.jpg", ROOT / "images/style.jpg")] + [
 
 # The fast preset before this recipe: the baseline's weights, one scale, starting from the photo.
 BEFORE = dict(init="content", gram_norm="size_independent", scales=1, scale_steps=None, style_weight=1e6,
-              style_layers={"conv1_1": 1.0, "conv2_1": 0.8, "conv3_1": 0.5, "conv4_1": 0.3, "conv5_1": 0.1})
-# name -> (backbone, overrides of preset("fast", size=...)), each adding one idea to the one before
+              tv_weight=0.0, style_layers={"conv1_1": 1.0, "conv2_1": 0.8, "conv3_1": 0.5, "conv4_1": 0.3, "conv5_1": 0.1})
+# name -> (backbone, overrides of preset("fast", size=...)); the first five each add one idea to the
+# one before (None: keep the preset's value); the last two try a variation of the fast preset
 RECIPES = {
     "before": ("efficientnet_lite0", BEFORE),
     "+colour": ("efficientnet_lite0", {**BEFORE, "init": "content_in_style_colours"}),
-    "+pyramid": ("efficientnet_lite0", {**BEFORE, "init": "content_in_style_colours", "scales": None}),
-    "fast": ("efficientnet_lite0", {}),
-    "fast+tv": ("efficientnet_lite0", {"tv_weight": 5.0}),
+    "+pyramid": ("efficientnet_lite0", {**BEFORE, "init": "content_in_style_colours", "scales": None, "scale_steps": None}),
+    "+style": ("efficientnet_lite0", {"tv_weight": 0.0}),  # style 1e7 on deeper layers
+    "fast": ("efficientnet_lite0", {}),                     # + total variation 1000
+    "fast-4-levels": ("efficientnet_lite0", {"scales": 4, "scale_steps": [50, 40, 30, 30]}),  # from 181 px
     "fast-lite2": ("efficientnet_lite2", {}),
 }
 
