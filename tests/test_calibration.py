@@ -1,0 +1,44 @@
+"""The backbones' calibrated style scales (benchmarks/calibrate_style_scale.py picks them; the
+README has the measurements). Checked here against an independent prediction: under the seed's
+loss a layer's term is C*H*W times the size-independent one (losses.py), so at the seed's size,
+512 px, the two calibrations must give the baseline about the same content/style balance."""
+import pytest
+import torch
+
+from nst_helpers import losses, preset
+from nst_helpers.backbones import EfficientNetLite1Features, EfficientNetLite2Features, resolve_layers
+from nst_helpers.backbones.vgg import VGG19Features
+from nst_helpers.config import GRAM_NORMS
+from nst_helpers.images import load_image, resize_to
+from nst_helpers.objective import style_scale
+
+
+def weighted_style(net, norm, image, style, cfg) -> float:
+    """style_scale(norm) * sum_l w_l * layer term, for `image` against `style` (same size)."""
+    layers = resolve_layers(net, list(cfg.style_layers))
+    with torch.no_grad():
+        feats, targets = net(image, layers), net(style, layers)
+    total = sum(w * losses.layer_style_loss(feats[k], losses.gram_matrix(targets[k], norm), norm).item()
+                for k, w in zip(layers, cfg.style_layers.values()))
+    return style_scale(net, norm) * total
+
+
+@pytest.fixture(scope="module")
+def pair512():
+    content = load_image("images/content.jpg", max_size=512)
+    return content, resize_to(load_image("images/style.jpg", max_size=512), tuple(content.shape[-2:]))
+
+
+@pytest.mark.parametrize("make", [None, EfficientNetLite1Features, EfficientNetLite2Features],
+                         ids=["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
+def test_both_normalisations_give_the_baseline_the_same_balance_at_512_px(make, effnet, pair512):
+    net = effnet if make is None else make()
+    assert set(net.style_scales) == set(GRAM_NORMS)   # calibrated for both, nothing borrowed
+    cfg = preset("baseline")
+    seed = weighted_style(net, "seed", *pair512, cfg)
+    size_independent = weighted_style(net, "size_independent", *pair512, cfg)
+    assert 1 / 5 < seed / size_independent < 5, (seed, size_independent)
+
+
+def test_vgg19_is_the_reference():
+    assert VGG19Features.style_scales == {"seed": 1.0, "size_independent": 1.0}
