@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import budget
 from .config import BACKBONES, PRESET_DESCRIPTIONS, PRESETS, StyleConfig, preset
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
@@ -166,12 +167,14 @@ def _run(argv):
     args = build_parser().parse_args(argv)
     device = check_device(args.device) if args.device is not None else None
     cfg = _settings(args)
+    budget.check_memory(cfg, device, cfg.backbone, args.content)  # a run too big for memory: refused now
     out = check_out(args.out)
     from . import images, runs, transfer  # heavy imports after the cheap checks
     content = images.load_image(args.content, max_size=cfg.size)
     style = images.load_image(args.style, max_size=cfg.size)
     net = _load_backbone(cfg)
-    result = transfer.run(content, style, cfg, backbone=net, device=device, progress=not args.no_progress)
+    result = transfer.run(content, style, cfg, backbone=net, device=device, progress=not args.no_progress,
+                          callbacks=[budget.DurationEstimate(cfg)], callback_every=1)  # every step: estimate soon
     return result, runs.save_run(result, root=out)
 
 
@@ -190,6 +193,8 @@ def main(argv=None) -> int:
         print(f"[nst] {len(result.history)} steps in {result.seconds:.1f} s on {result.device} "
               f"({result.stop_reason}); final loss {last.get('total', float('nan')):.4g}")
         print(f"[nst] results in {folder}/ (final.png, comparison.png, loss.png, progress.gif)")
+        if note := budget.early_end_note(result.config, len(result.history)):
+            print(note)
         return 0
     print("error: " + " ".join(message.split()), file=sys.stderr)  # one line, whatever the message
     return 2

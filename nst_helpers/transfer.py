@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import images, optim
+from .budget import check_memory
 from .colour import match_colour
 from .backbones import load_backbone
 from .config import StyleConfig
@@ -182,6 +183,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     cfg = config or StyleConfig()
     dev = pick_device(device)
     net = on_device(backbone, dev) if backbone is not None else load_backbone(cfg.backbone, pooling=cfg.pooling).to(dev)
+    check_memory(cfg, dev, net.name, content, flag="size=")  # before the images: too big fails now
     content_full, style_full = _as_image(content, cfg.size), _as_image(style, cfg.size)
     sizes = optim.pyramid_sizes(cfg.size, cfg.scales)
     budgets = optim.split_steps(cfg.steps, cfg.scales, cfg.scale_steps)
