@@ -5,29 +5,30 @@ stopped long before its style could show.
     transfer.run(..., callbacks=[DurationEstimate(cfg)], callback_every=1)   # "[nst] about 8 min ..."
     early_end_note(cfg, len(result.history))        # "[nst] 30 of the baseline preset's 5000 steps: ..."
 """
-import math
-import os
+import functools
 
 from . import optim
 from .config import PRESET_TABLE, preset
 
-# Peak memory of a run above the memory before it, MiB = a + b * megapixels of the largest
-# pyramid level, per backbone, fp32 and mixed precision: measured with benchmarks/memory.py
-# (a fresh process per run; peak RSS from /proc/self/status VmHWM after clear_refs; 3 Adam steps
-# of the baseline preset, whose layers reach conv5_1; sizes 128/256/384/512 px, square; 2 CPU
-# threads, torch 2.14.1, bf16 on an AVX-512 CPU). VGG19 with random weights (same memory).
-# The line fits every size within 2 % (VGG19: 3 %). Adam's two image-sized vectors are inside b.
-#             weights   fp32 (a, b)    mixed (a, b)
+# Peak memory of a run above the memory before it, MiB = a + b * megapixels of its largest
+# pyramid level, measured with benchmarks/memory.py: a fresh process per run, peak RSS from
+# /proc/self/status VmHWM after clear_refs, square images, 2 CPU threads, torch 2.14.1, bf16 on an
+# AVX-512 CPU; VGG19 with random weights (the same memory); weights: the RSS building the net took.
+# Adam: 3 steps of the baseline preset (layers to conv5_1) at 256/512/1024 px; within 1 % at
+# 1024 px, Lite0's line predicts its 1536 px runs within 1 %, smaller runs get up to 12 % more.
+# L-BFGS: 25 steps of the fast preset on one scale (history full) at 128/256/384 px; Lite0's
+# lines predict its 1024 and 1536 px runs within 5 % (-3 %..+4 %). b holds the optimiser's state:
+# Adam's 2 image-sized vectors, L-BFGS's 2 x 20 (458 MiB/Mpx) and its line search's copies.
+#              weights  Adam fp32 (a, b)  mixed (a, b)  L-BFGS fp32 (a, b)  mixed (a, b)
 MEMORY_MIB = {
-    "efficientnet_lite0": (53, (218, 1322), (217, 794)),
-    "efficientnet_lite1": (62, (207, 1647), (208, 976)),
-    "efficientnet_lite2": (69, (210, 1653), (207, 982)),
-    "vgg19": (78, (281, 3302), (299, 2387)),
+    "efficientnet_lite0": (53, (244, 1148), (236, 723), (228, 1886), (221, 1569)),
+    "efficientnet_lite1": (62, (225, 1433), (213, 880), (218, 2285), (220, 1725)),
+    "efficientnet_lite2": (69, (229, 1487), (213, 948), (220, 2256), (218, 1650)),
+    "vgg19": (78, (368, 2604), (364, 1932), (307, 4069), (295, 3525)),
 }
+MEASURED_HISTORY = 20   # optim.make_optimizer's L-BFGS history when the table was measured
 FALLBACK = "vgg19"      # a backbone of the caller's own: assume the heaviest one measured
 VECTOR_BYTES = 12       # one image-sized float32 vector: 3 channels x 4 bytes per pixel
-LBFGS_EXTRA = 6         # L-BFGS's vectors besides its history: gradient, direction, previous
-                        # gradient, the line search's start point and gradient, transfer's memo
 HEADROOM = 0.9          # use at most 90 % of what is free: the estimate is an estimate
 PREVIEW = "--preset fast"
 EARLY_SHARE = 0.2       # a seed run with under a fifth of its Adam steps still looks like the photo
@@ -37,6 +38,7 @@ class NotEnoughMemory(MemoryError, ValueError):
     """The run would not fit in memory; the message says how much it needs and what fits."""
 
 
+@functools.cache
 def _lbfgs_history() -> int:
     import torch
     return optim.make_optimizer("lbfgs", [torch.zeros(1)], 1.0).defaults["history_size"]
@@ -51,12 +53,12 @@ def _mixed_active(cfg, dev) -> bool:
 
 def estimate_bytes(cfg, backbone: str, pixels: int, mixed: bool = False) -> float:
     """Peak bytes a run of `cfg` needs with its largest level of `pixels` (h * w) pixels: the
-    backbone's weights, the measured line, L-BFGS's history beyond Adam's two vectors, and the
-    snapshots kept (each at most the full size)."""
-    weights, fp32, half = MEMORY_MIB.get(backbone, MEMORY_MIB[FALLBACK])
-    a, b = half if mixed else fp32
-    vectors = 2 * _lbfgs_history() + LBFGS_EXTRA - 2 if cfg.optimizer == "lbfgs" else 0
-    vectors += cfg.steps // cfg.snapshot_every
+    backbone's weights, the measured line (an L-BFGS history other than the measured one adds
+    or saves two image-sized vectors a pair), and the snapshots kept (each at most full size)."""
+    weights, *lines = MEMORY_MIB.get(backbone, MEMORY_MIB[FALLBACK])
+    lbfgs = cfg.optimizer == "lbfgs"
+    a, b = lines[2 * lbfgs + bool(mixed)]
+    vectors = cfg.steps // cfg.snapshot_every + (2 * (_lbfgs_history() - MEASURED_HISTORY) if lbfgs else 0)
     return (weights + a) * 2**20 + pixels * (b * 2**20 / 1e6 + vectors * VECTOR_BYTES)
 
 
@@ -133,7 +135,7 @@ def check_memory(cfg, device=None, backbone: str | None = None, content=None, fl
     free, where = free_bytes(dev)
     if free is None:
         return
-    ratio, mixed = aspect(content) if content is not None else 1.0, _mixed_active(cfg, dev)
+    ratio, mixed = aspect(content), _mixed_active(cfg, dev)   # content None: square
     need = estimate_bytes(cfg, name, _pixels(cfg.size, ratio), mixed)
     if need <= HEADROOM * free:
         return
@@ -151,6 +153,10 @@ def seed_recipe(cfg) -> bool:
 
 def _duration(s: float) -> str:
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
+def _per_step(s: float) -> str:
+    return f"{s:.2f} s" if s < 10 else f"{s:.0f} s"
 
 
 def say(line: str) -> None:
@@ -206,10 +212,6 @@ class DurationEstimate:
             hint = f"; for a preview in seconds use {self.preview}" if self.preview else ""
             self.print_fn(f"[nst] about {_duration(self.seconds)} for {self.cfg.steps} steps "
                           f"({_per_step(per * (full / size) ** 2)} a step{at} here){hint}")
-
-
-def _per_step(s: float) -> str:
-    return f"{s:.2f} s" if s < 10 else f"{s:.0f} s"
 
 
 def early_end_note(cfg, steps_run: int, preview: str = PREVIEW) -> str | None:
