@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import budget
 from .config import BACKBONES, PRESET_DESCRIPTIONS, PRESETS, StyleConfig, preset
 from .interrupts import Signals
 
@@ -187,6 +188,7 @@ def _run(argv, sig: Signals):
         raise UsageError(f"the following arguments are required: {', '.join(missing)}; see python -m nst_helpers --help")
     device = check_device(args.device) if args.device is not None else None
     cfg = _settings(args)
+    budget.check_memory(cfg, device, cfg.backbone, args.content)  # a run too big for memory: refused now
     out = check_out(args.out)
     from . import images, runs, transfer  # heavy imports after the cheap checks
     content = images.load_image(args.content, max_size=cfg.size)
@@ -195,7 +197,8 @@ def _run(argv, sig: Signals):
     sig.folder, sig.running = runs.new_run_dir(cfg.name, out), True  # made now: the run keeps its checkpoints there
     try:
         result = transfer.run(content, style, cfg, backbone=net, device=device, progress=not args.no_progress,
-                              stop_event=sig, checkpoint_dir=sig.folder)
+                              stop_event=sig, checkpoint_dir=sig.folder,
+                              callbacks=[budget.DurationEstimate(cfg)], callback_every=1)  # every step: estimate soon
     except BaseException:
         if not any(sig.folder.iterdir()):
             sig.folder.rmdir()  # refused before its first checkpoint: leave no empty folder
@@ -230,6 +233,8 @@ def main(argv=None) -> int:
         print(f"[nst] {len(result.history)} steps in {result.seconds:.1f} s on {result.device} "
               f"({result.stop_reason}); final loss {last.get('total', float('nan')):.4g}")
         print(f"[nst] results in {folder}/ (final.png, comparison.png, loss.png, progress.gif)")
+        if note := budget.early_end_note(result.config, len(result.history)):
+            print(note)
         return 0
     finally:
         for s, handler in before.items():

@@ -15,7 +15,7 @@ from IPython.display import Image, Markdown, display
 from matplotlib.figure import Figure
 
 from . import config as cfgmod
-from . import transfer
+from . import budget, transfer
 from .config import PRESET_DESCRIPTIONS, PRESET_TABLE, SEED_STYLE_LAYERS
 from .backbones.efficientnet import STYLE_LAYER_MAP
 from .experiments import EXPERIMENTS, save_result
@@ -23,6 +23,7 @@ from .images import resize_to, to_pil
 from .live import LiveLossPlot, figure_png
 
 SMOKE = {"size": 64, "steps": 15}   # NST_SMOKE=1: a tiny image and a few steps, for CI
+PREVIEW = 'recipe = "fast"'          # a notebook's way to a quick look (budget's hints name it)
 RECIPES = ("fast", "seed")
 
 # What each VGG19 layer of the presets responds to (Gatys et al. 2016, Fig. 1 and 2).
@@ -169,8 +170,11 @@ def run_live(s: Settings, name: str, backbone, redraws: int = 20):
     run folder, and return (TransferResult, folder)."""
     cfg = s.config(name)
     plot = LiveLossPlot(cfg, every=max(5, cfg.steps // redraws))
-    result = transfer.run(s.content, s.style, cfg, callbacks=[plot], callback_every=1, backbone=backbone)
+    clock = budget.DurationEstimate(cfg, preview=PREVIEW)   # "[nst] about 8 min ..." if over a minute
+    result = transfer.run(s.content, s.style, cfg, callbacks=[plot, clock], callback_every=1, backbone=backbone)
     plot.finish(result.history)
+    if note := budget.early_end_note(result.config, len(result.history), preview=PREVIEW):
+        print(note)
     return result, save_result(result, s)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from . import checkpoint, images, optim
+from .budget import check_memory
 from .colour import match_colour
 from .backbones import load_backbone
 from .config import StyleConfig
@@ -214,6 +215,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     cfg = StyleConfig.from_dict(resume_from["config"]) if resume_from else (config or StyleConfig())
     dev = pick_device(device)
     net = on_device(backbone, dev) if backbone is not None else load_backbone(cfg.backbone, pooling=cfg.pooling).to(dev)
+    check_memory(cfg, dev, net.name, content if not resume_from else resume_from["content"], flag="size=")
     # resumed: the images as the run sized them, the same numbers whatever happened to the files since
     content_full, style_full = ((resume_from["content"], resume_from["style"]) if resume_from
                                 else (_as_image(content, cfg.size), _as_image(style, cfg.size)))

@@ -16,8 +16,9 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_helpers import backbones, images, transfer
+from nst_helpers import backbones, budget, images, transfer
 from nst_helpers.backbones import load_backbone
+from nst_helpers.budget import NotEnoughMemory
 from nst_helpers.cli import main
 from nst_helpers.config import StyleConfig, preset
 from nst_helpers.images import ImageError, load_image
@@ -143,11 +144,17 @@ def test_bad_file_cli(kind, problem, fix, role, tmp_path, capsys, monkeypatch):
     assert_one_line_error(code, err, *problem, *fix)
 
 
-def test_a_20000_px_request_is_refused_before_any_allocation(tmp_path, capsys, monkeypatch):
+def test_a_20000_px_request_is_refused_before_any_allocation(tmp_path, capsys, monkeypatch, effnet):
+    run = transfer.run  # run_cli forbids it
     assert_raises(ImageError, lambda: load_image(CONTENT, max_size=20000),
                   "20000 px", "pixels, more than the limit", "Ask for a smaller size")
-    code, _, err = run_cli(["--content", CONTENT, "--style", STYLE, "--size", 20000, "--out", tmp_path], capsys, monkeypatch)
-    assert_one_line_error(code, err, "20000 px", "more than the limit", "smaller size")
+    monkeypatch.setattr(budget, "free_bytes", lambda dev: (64e9, "this machine"))  # a big workstation
+    code, _, err = run_cli(["--content", CONTENT, "--style", STYLE, "--size", 20000, "--out", tmp_path], capsys, monkeypatch,
+                           allow_images=False)  # refused from the memory estimate, before any image is read
+    assert_one_line_error(code, err, "a 20000 px run on", "needs about", "GB of memory", "this machine has 64 GB free",
+                          "use --size", "or less")
+    assert_raises(NotEnoughMemory, lambda: run(CONTENT, STYLE, preset("fast", size=20000), backbone=effnet),
+                  "a 20000 px run on efficientnet_lite0 needs about", "64 GB free", "use size=")
 
 
 # ------------------------------------------------------------------------------ names and numbers
