@@ -134,12 +134,13 @@ def test_a_long_seed_run_prints_the_hand_computed_estimate_once():
 
 def test_a_pyramid_prices_each_level_by_its_pixels():
     lines = []
-    cfg = preset("fast", size=1024, steps=1500)   # levels 362, 512, 724, 1024 px; 500, 400, 300, 300 steps
+    cfg = preset("fast", size=1024, steps=1500)   # levels 512, 724, 1024 px; 500 steps each
+    assert cfg.scale_steps == [500, 500, 500]
     est = DurationEstimate(cfg, lines.append)
-    _rows(est, [362] * 5, [2.0, 2.2, 2.4, 2.6, 2.8])
-    rest = 496 + 400 * (512 / 362) ** 2 + 300 * (724 / 362) ** 2 + 300 * (1024 / 362) ** 2
+    _rows(est, [512] * 5, [2.0, 2.2, 2.4, 2.6, 2.8])
+    rest = 496 + 500 * (724 / 512) ** 2 + 500 * (1024 / 512) ** 2
     assert est.seconds == pytest.approx(2.6 + 0.2 * rest)
-    per_full = 0.2 * (1024 / 362) ** 2
+    per_full = 0.2 * (1024 / 512) ** 2
     assert lines == [f"[nst] about {est.seconds / 60:.0f} min for 1500 steps ({per_full:.2f} s a step at 1024 px here)"]
 
 
