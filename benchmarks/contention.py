@@ -5,7 +5,8 @@
 Each measurement is a fresh interpreter (thread settings are read when torch loads) running the
 `fast` preset on the bundled images with EfficientNet-Lite0. The competitor is one process per
 core doing single-threaded matrix products (numpy), started a second before the run and ended
-after it. Policies: `default` = torch as it comes (OpenMP threads spin while they wait);
+after it. Policies: `default` = torch as it comes (OpenMP threads spin while they wait; the
+worker loads torch before nst_helpers, whose import would otherwise apply `steady`);
 `steady` = the environment nst_helpers.threads.steady() makes (OMP_WAIT_POLICY=PASSIVE, before
 torch loads), as `make` and the notebooks' kernel give it. Prints seconds per step (from step 2
 on: step 1 carries the set-up) and the slowdown; takes 1-3 minutes. It disturbs every other
@@ -21,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+POLICY_AT_LOAD = os.environ.get("OMP_WAIT_POLICY", "(unset)")
+if "--torch-first" in sys.argv:  # the `default` worker: torch loads before nst_helpers can call
+    import torch  # noqa: F401   threads.steady(), so libgomp reads the wait policy as torch alone has it
 from nst_helpers import threads  # noqa: E402  (loads torch here: harmless, every run is a child process)
 THREAD_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NST_THREADS")
 COMPETITOR = """
@@ -43,7 +47,7 @@ def worker(steps: int, size: int) -> dict:
             device="cpu", progress=False)
     h = r.history  # per step from step 2 on: step 1 carries the set-up
     return {"steps": len(h), "per_step_s": (h[-1]["elapsed"] - h[0]["elapsed"]) / (len(h) - 1), "run_s": r.seconds,
-            "threads": torch.get_num_threads(), "wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)")}
+            "threads": torch.get_num_threads(), "wait_policy": POLICY_AT_LOAD}
 
 
 def measure(steps: int, size: int, policy: str, busy: bool) -> dict:
@@ -57,7 +61,8 @@ def measure(steps: int, size: int, policy: str, busy: bool) -> dict:
         rivals = [subprocess.Popen([sys.executable, "-c", COMPETITOR], env=solo) for _ in range(os.cpu_count() or 2)]
         time.sleep(1.0)
     try:
-        p = subprocess.run([sys.executable, __file__, "--worker", "--steps", str(steps), "--size", str(size)],
+        first = ["--torch-first"] if policy == "default" else []
+        p = subprocess.run([sys.executable, __file__, "--worker", *first, "--steps", str(steps), "--size", str(size)],
                            env=env, capture_output=True, text=True, timeout=900)
     finally:
         for r in rivals:
@@ -74,6 +79,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--policies", default="default,steady", help="comma-separated: default, steady")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--torch-first", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.steps, args.size)))
