@@ -12,7 +12,6 @@ line search ends where the next step starts).
 Checkpoints and resuming (checkpoint.py): with checkpoint_dir the loop saves its whole state
 there with every snapshot and when interrupted; resume_from continues such a checkpoint.
 """
-import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +20,10 @@ import torch
 
 from . import checkpoint, images, optim
 from .budget import check_memory
-from .colour import match_colour
 from .backbones import load_backbone
 from .config import StyleConfig
+from .devices import on_device, pick_device  # noqa: F401  (pick_device: public here too)
+from .start import as_image, initial_image, level_shape  # noqa: F401  (level_shape: public here too)
 from .objective import StyleObjective, autocast_for  # noqa: F401  (autocast_for: public here too)
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -47,46 +47,6 @@ class TransferResult:
     content: torch.Tensor | None = field(default=None, repr=False)
     style: torch.Tensor | None = field(default=None, repr=False)
     message: str = ""                # why a run ended early, in words (diverged: what and where)
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    """The given device, else cuda, else mps, else cpu."""
-    if device:
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def _same_device(a: torch.device, b: torch.device) -> bool:
-    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
-
-
-def on_device(net: torch.nn.Module, dev: torch.device) -> torch.nn.Module:
-    """`net` itself if it already lives on `dev`, else a copy there: a caller's module is never
-    moved under it (its other users, e.g. metrics on CPU images, keep working)."""
-    tensors = [*net.parameters(), *net.buffers()]
-    if not tensors or _same_device(tensors[0].device, dev):
-        return net
-    return copy.deepcopy(net).to(dev)
-
-
-def _as_image(source, size: int) -> torch.Tensor:
-    """A tensor, path, PIL image or array -> (1, 3, H, W) with the longest side `size`."""
-    if isinstance(source, torch.Tensor):
-        source = source if source.dim() == 4 else source.unsqueeze(0)
-        h, w = source.shape[-2:]
-        s = size / max(h, w)
-        return images.resize_to(source.float().cpu(), (max(1, round(h * s)), max(1, round(w * s))))
-    return images.load_image(source, max_size=size)
-
-
-def level_shape(full_hw, size: int, full_size: int) -> tuple[int, int]:
-    """(h, w) of a pyramid level whose longest side is `size`, for an image (h, w) at `full_size`."""
-    h, w = full_hw
-    return max(1, round(h * size / full_size)), max(1, round(w * size / full_size))
 
 
 @torch.no_grad()
@@ -218,7 +178,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     check_memory(cfg, dev, net.name, content if not resume_from else resume_from["content"], flag="size=")
     # resumed: the images as the run sized them, the same numbers whatever happened to the files since
     content_full, style_full = ((resume_from["content"], resume_from["style"]) if resume_from
-                                else (_as_image(content, cfg.size), _as_image(style, cfg.size)))
+                                else (as_image(content, cfg.size), as_image(style, cfg.size)))
     sizes = optim.pyramid_sizes(cfg.size, cfg.scales)
     budgets = optim.split_steps(cfg.steps, cfg.scales, cfg.scale_steps)
     shapes = [level_shape(content_full.shape[-2:], s, cfg.size) for s in sizes]
@@ -246,7 +206,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
             if here:
                 x = loop.image
             elif loop.image is None:
-                x = _initial_image(cfg, content_s, style_s)
+                x = initial_image(cfg, content_s, style_s)
             else:
                 x = images.resize_to(loop.image, hw)
             reason = _optimise_scale(loop, objective, x, budget, size, scale, here)
@@ -273,15 +233,3 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
                 cb(loop.step, result.history[-1], result.image)
     result.seconds = time.perf_counter() - loop.t0
     return result
-
-
-def _initial_image(cfg: StyleConfig, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """The image the optimisation starts from: the content (seed), the content repainted in the
-    style's colour statistics, the style, or uniform noise drawn from a generator seeded with
-    cfg.seed (no process-wide random state is touched)."""
-    if cfg.init == "noise":
-        gen = torch.Generator().manual_seed(cfg.seed)
-        return torch.rand(1, 3, *content.shape[-2:], generator=gen).to(content.device)
-    if cfg.init == "content_in_style_colours":
-        return match_colour(content, style)
-    return content if cfg.init == "content" else style

@@ -100,7 +100,7 @@ def _measure(backbone, size):
 
 def test_transfer_run_refuses_before_loading_the_images(monkeypatch, effnet, tiny_pair):
     monkeypatch.setattr(budget, "free_bytes", lambda dev: (1 * GB, "this machine"))
-    monkeypatch.setattr(transfer, "_as_image", lambda *a: pytest.fail("images loaded before the memory check"))
+    monkeypatch.setattr(transfer, "as_image", lambda *a: pytest.fail("images loaded before the memory check"))
     with pytest.raises(NotEnoughMemory, match=r"a 8192 px run on efficientnet_lite0 .*; use size=\d+ or less"):
         transfer.run(*tiny_pair, preset("fast", size=8192), backbone=effnet, progress=False)
 

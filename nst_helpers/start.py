@@ -1,0 +1,35 @@
+"""What a run starts from: its images at the run's size and at each pyramid level, and the first
+image the optimiser changes."""
+import torch
+
+from . import images
+from .colour import match_colour
+from .config import StyleConfig
+
+
+def as_image(source, size: int) -> torch.Tensor:
+    """A tensor, path, PIL image or array -> (1, 3, H, W) with the longest side `size`."""
+    if isinstance(source, torch.Tensor):
+        source = source if source.dim() == 4 else source.unsqueeze(0)
+        h, w = source.shape[-2:]
+        s = size / max(h, w)
+        return images.resize_to(source.float().cpu(), (max(1, round(h * s)), max(1, round(w * s))))
+    return images.load_image(source, max_size=size)
+
+
+def level_shape(full_hw, size: int, full_size: int) -> tuple[int, int]:
+    """(h, w) of a pyramid level whose longest side is `size`, for an image (h, w) at `full_size`."""
+    h, w = full_hw
+    return max(1, round(h * size / full_size)), max(1, round(w * size / full_size))
+
+
+def initial_image(cfg: StyleConfig, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """The image the optimisation starts from: the content (seed), the content repainted in the
+    style's colour statistics, the style, or uniform noise drawn from a generator seeded with
+    cfg.seed (no process-wide random state is touched)."""
+    if cfg.init == "noise":
+        gen = torch.Generator().manual_seed(cfg.seed)
+        return torch.rand(1, 3, *content.shape[-2:], generator=gen).to(content.device)
+    if cfg.init == "content_in_style_colours":
+        return match_colour(content, style)
+    return content if cfg.init == "content" else style
