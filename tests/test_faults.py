@@ -189,7 +189,7 @@ def test_an_interrupted_then_killed_run_resumes_to_the_uninterrupted_image(tmp_p
 def test_sigterm_ends_a_run_resumably_with_exit_code_143(tmp_path, capsys, monkeypatch):
     real_run = transfer.run
 
-    def run_then_sigterm(*args, callbacks=(), **kw):
+    def run_then_sigterm(*args, callbacks=(), callback_every=1, **kw):
         def sigterm(step, row, image):
             if step == 2:  # the CLI's handler, not the default (which would end pytest)
                 assert isinstance(signal.getsignal(signal.SIGTERM), interrupts.Signals)
