@@ -38,12 +38,16 @@ def factor(x: float) -> str:
 
 
 def weighted_terms(history: list, config) -> dict:
-    """Per-step total, weighted content and weighted style loss, as lists keyed by legend label."""
-    return {
+    """Per-step total, weighted content and style loss (and total variation, when it is weighted),
+    as lists keyed by legend label."""
+    terms = {
         "total": [r["total"] for r in history],
         f"content × {factor(config.content_weight)}": [r["content"] * config.content_weight for r in history],
         f"style × {factor(config.style_weight)}": [r["style"] * config.style_weight for r in history],
     }
+    if config.tv_weight:
+        terms[f"TV × {factor(config.tv_weight)}"] = [r.get("tv", 0.0) * config.tv_weight for r in history]
+    return terms
 
 
 START_FLOOR = 1e-4  # a curve is drawn from its first value within this factor of its median

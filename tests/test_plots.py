@@ -19,7 +19,7 @@ def history(content_start=1e-11, steps=40):
     return rows
 
 
-CFG = preset("fast", style_weight=1.77828e8)
+CFG = preset("fast", style_weight=1.77828e8, tv_weight=0.0)
 
 
 def decades(ax):
@@ -45,7 +45,7 @@ def test_the_axis_skips_a_start_far_below_the_curve(start):
 
 def test_a_curve_that_really_falls_keeps_its_whole_range():
     h = [dict(step=i, content=1.0, style=10.0 ** -i, total=1.0 + 10.0 ** (5 - i), size=64) for i in range(1, 6)]
-    curves = [plots.visible(v) for v in plots.weighted_terms(h, preset("fast", style_weight=1e5)).values()]
+    curves = [plots.visible(v) for v in plots.weighted_terms(h, preset("fast", style_weight=1e5, tv_weight=0.0)).values()]
     assert not any(math.isnan(v) for c in curves for v in c)   # a 10^4 fall is data, not a start to skip
     lo, hi = plots.loss_limits(curves)
     assert lo < 1.0 and hi > 1e4 + 1 and lo > 0.3 and hi < 3e4  # a small margin, no more
@@ -89,3 +89,11 @@ def test_a_real_run_from_the_photo_gets_a_tight_axis(effnet, tiny_pair):
     ax = plots.loss_figure(result.history, cfg).axes[0]
     later = [r["content"] * cfg.content_weight for r in result.history[1:]]
     assert ax.get_ylim()[0] <= min(later) and decades(ax) < 6
+
+
+def test_a_weighted_total_variation_gets_its_own_curve():
+    h = [dict(r, tv=0.05) for r in history()]
+    terms = plots.weighted_terms(h, preset("fast", tv_weight=1000.0))
+    assert list(terms)[-1] == "TV × 1000" and terms["TV × 1000"] == pytest.approx([50.0] * len(h))
+    assert legend(plots.loss_figure(h, preset("fast", tv_weight=1000.0)).axes[0])[-1] == "TV × 1000"
+    assert "TV × 0" not in plots.weighted_terms(h, preset("fast", tv_weight=0.0))
