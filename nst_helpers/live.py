@@ -58,3 +58,16 @@ class LiveLossPlot:
         if history is not None:
             self.history = [dict(r) for r in history]
         self.redraw()
+
+
+class EarlySnapshots:
+    """Callback f(step, row, image) that keeps the image at a few early, log-spaced steps
+    (1, 2, 4, 8, 16 by default), where a run changes most: snapshots every 25 or 500 steps would
+    show the style already there. Pass it with callback_every=1; `images` is {step: image}."""
+
+    def __init__(self, steps=(1, 2, 4, 8, 16)):
+        self.steps, self.images = set(steps), {}
+
+    def __call__(self, step: int, row: dict, image=None) -> None:
+        if step in self.steps and image is not None:
+            self.images[step] = image

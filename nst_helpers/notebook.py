@@ -20,7 +20,7 @@ from .config import PRESET_DESCRIPTIONS, PRESET_TABLE, SEED_STYLE_LAYERS
 from .backbones.efficientnet import STYLE_LAYER_MAP
 from .experiments import EXPERIMENTS, save_result
 from .images import resize_to, to_pil
-from .live import LiveLossPlot, figure_png
+from .live import EarlySnapshots, LiveLossPlot, figure_png
 
 SMOKE = {"size": 64, "steps": 15}   # NST_SMOKE=1: a tiny image and a few steps, for CI
 PREVIEW = 'recipe = "fast"'          # a notebook's way to a quick look (budget's hints name it)
@@ -171,7 +171,9 @@ def run_live(s: Settings, name: str, backbone, redraws: int = 20):
     cfg = s.config(name)
     plot = LiveLossPlot(cfg, every=max(5, cfg.steps // redraws))
     clock = budget.DurationEstimate(cfg, preview=PREVIEW)   # "[nst] about 8 min ..." if over a minute
-    result = transfer.run(s.content, s.style, cfg, callbacks=[plot, clock], callback_every=1, backbone=backbone)
+    early = EarlySnapshots([k for k in (1, 2, 4, 8, 16) if k < cfg.snapshot_every])  # the style emerging
+    result = transfer.run(s.content, s.style, cfg, callbacks=[plot, clock, early], callback_every=1, backbone=backbone)
+    result.snapshots = {**early.images, **result.snapshots}  # kept in the run folder and its GIF too
     plot.finish(result.history)
     if note := budget.early_end_note(result.config, len(result.history), preview=PREVIEW):
         print(note)

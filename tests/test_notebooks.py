@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import torch
 import pytest
 
 from nst_helpers import experiments, live, notebook
@@ -206,3 +207,19 @@ def test_what_the_text_says_of_the_fast_recipe_is_true(path, monkeypatch):
         c.source for c in nbformat.read(path, as_version=4).cells)
     wrong = [(what, n, truth[what]) for what, n in fast_recipe_claims(text) if n != truth[what]]
     assert not wrong, f"{path.name} says (what, says, is): {wrong}"
+
+
+def test_early_snapshots_keep_the_log_spaced_steps_only():
+    keep = live.EarlySnapshots([1, 2, 4])
+    images = {step: torch.full((1, 3, 2, 2), float(step)) for step in range(1, 7)}
+    for step, image in images.items():
+        keep(step, {"step": step}, image)
+    assert sorted(keep.images) == [1, 2, 4] and all(torch.equal(keep.images[k], images[k]) for k in (1, 2, 4))
+
+
+def test_run_live_adds_the_early_snapshots_to_the_run(tmp_path, monkeypatch, effnet, capsys):
+    monkeypatch.delenv("NST_SMOKE", raising=False)
+    s = notebook.settings(size=64, steps=30, backbone="efficientnet_lite0", outputs=str(tmp_path))
+    assert s.config("baseline").snapshot_every == 6   # steps 1, 2, 4 come from EarlySnapshots
+    result, folder = notebook.run_live(s, "baseline", effnet)
+    assert {1, 2, 4} <= set(result.snapshots) and (folder / "snapshots" / "step_00004.png").is_file()
