@@ -35,9 +35,10 @@ import time
 
 import torch
 
-from nst_helpers import losses, preset, run
-from nst_helpers.backbones import load_backbone, resolve_layers
-from nst_helpers.images import load_image
+from nst_helpers import preset, run
+from nst_helpers.backbones import load_backbone
+from nst_helpers.images import load_image, resize_to
+from nst_helpers.objective import StyleObjective
 from nst_helpers.transfer import pick_device
 from nst_helpers.backbones.vgg import VGG19Features
 
@@ -65,18 +66,10 @@ def first_reaching(history, target, size):
 @torch.no_grad()
 def fp32_loss(net, image, content, style, cfg) -> float:
     """The run's weighted total loss of `image`, always in fp32 (a mixed-precision run reports
-    its loss as its bf16 backbone saw it). Mirrors transfer.run's closure; checked against it."""
-    c_layer, weights = resolve_layers(net, [cfg.content_layer])[0], {}
-    for name, w in cfg.style_layers.items():
-        own = resolve_layers(net, [name])[0]
-        weights[own] = weights.get(own, 0.0) + w
-    c_target = net(content, [c_layer])[c_layer]
-    grams = {k: losses.gram_matrix(v) for k, v in net(style, list(weights)).items()}
-    feats = net(image, sorted({c_layer, *weights}, key=net.layer_names.index))
-    total = (cfg.content_weight * losses.content_loss(feats[c_layer], c_target)
-             + cfg.style_weight * net.style_scale * losses.style_loss(feats, grams, weights)
-             + cfg.tv_weight * losses.total_variation(image))
-    return total.item()
+    its loss as its bf16 backbone saw it): the run's own StyleObjective at the image's size."""
+    hw = tuple(image.shape[-2:])
+    objective = StyleObjective(net, cfg.replace(mixed_precision=False), resize_to(content, hw), resize_to(style, hw))
+    return objective(image)[0].item()
 
 
 def time_to_quality(net, size, args, device, baselines) -> dict:
