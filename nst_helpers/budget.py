@@ -151,8 +151,9 @@ def seed_recipe(cfg) -> bool:
     return cfg.name in PRESET_TABLE and cfg.optimizer == "adam" and cfg.init == "content"
 
 
-def _duration(s: float) -> str:
-    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+def duration(s: float) -> str:
+    """Seconds in words a person reads at a glance: '< 1 s', '40 s', '8 min', '1.5 h'."""
+    return "< 1 s" if s < 1 else f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
 
 
 def _per_step(s: float) -> str:
@@ -210,7 +211,7 @@ class DurationEstimate:
             full = self.levels[-1][0]
             at = f" at {full} px" if full != size or len(self.levels) > 1 else ""
             hint = f"; for a preview in seconds use {self.preview}" if self.preview else ""
-            self.print_fn(f"[nst] about {_duration(self.seconds)} for {self.cfg.steps} steps "
+            self.print_fn(f"[nst] about {duration(max(self.seconds, 1.0))} for {self.cfg.steps} steps "
                           f"({_per_step(per * (full / size) ** 2)} a step{at} here){hint}")
 
 

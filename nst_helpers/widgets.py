@@ -32,6 +32,7 @@ from .controls import CHOOSER, PICKER, ROW, columns, paired, slider
 from .backbones import choose_backbone, load_backbone
 from .config import BACKBONES, OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, SEED_STYLE_LAYERS, preset
 from .plots import explorer_png
+from .budget import duration
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Rough CPU/GPU cost of one optimiser step per megapixel (s); a panel replaces a guess by
@@ -44,10 +45,6 @@ def summary(cfg) -> str:
     layers = "/".join(f"{cfg.style_layers.get(n, 0):g}" for n in SEED_STYLE_LAYERS)
     return (f"content weight {cfg.content_weight:.3g} · style weight {cfg.style_weight:.3g} · layers {layers} · "
             f"{cfg.optimizer} lr {cfg.lr:.3g} · {cfg.steps} steps · {cfg.size} px")
-
-
-def _duration(s: float) -> str:
-    return "< 1 s" if s < 1 else f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
 
 
 class ExplorerPanel:
@@ -202,7 +199,7 @@ class ExplorerPanel:
         est = self.estimate_seconds(cfg)
         slow = " — lower steps or size for a quicker look" if est > 120 else ""
         self._set_status(f"Ready: {PRESET_DESCRIPTIONS[cfg.name]} · {summary(cfg)} · "
-                         f"about {_duration(est)} on {self.device}{slow}")
+                         f"about {duration(est)} on {self.device}{slow}")
         if change is not None and change["owner"] in (self.content, self.style):
             self._show_inputs()
 
@@ -305,7 +302,7 @@ class ExplorerPanel:
                     left = row["elapsed"] / step * (cfg.steps - step)
                     if not self._stop.is_set():  # keep "Stopping…" visible
                         self._set_status(f"Running {cfg.name} on {net.name} ({self.device}): step {step}/{cfg.steps}"
-                                         f" · loss {row['total']:.4g} · {row['elapsed']:.1f} s, about {_duration(left)} left")
+                                         f" · loss {row['total']:.4g} · {row['elapsed']:.1f} s, about {duration(left)} left")
 
             self._set_status(f"Running {cfg.name} on {net.name} ({self.device}): starting…")
             result = transfer.run(content, style, cfg, callbacks=[on_step], callback_every=1, backbone=net,
