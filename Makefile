@@ -36,7 +36,7 @@ test: $(STAMP) $(KERNEL)
 	    --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=10
 
 experiments: $(STAMP) $(KERNEL)
-	$(PY) -m nst_helpers.experiments
+	$(PY) -m nst_helpers.notebook.execute
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/time_to_quality.py

@@ -22,10 +22,11 @@ import time
 
 import torch
 
-from nst_helpers import metrics, preset, run
+from nst_helpers import preset, run
+from nst_helpers.runs import metrics
 from nst_helpers.backbones import load_backbone
-from nst_helpers.images import load_image
-from nst_helpers.objective import style_scale
+from nst_helpers.core.images import load_image
+from nst_helpers.core.objective import style_scale
 
 
 def main():

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 POLICY_AT_LOAD = os.environ.get("OMP_WAIT_POLICY", "(unset)")
 if "--torch-first" in sys.argv:  # the `default` worker: torch loads before nst_helpers can call
     import torch  # noqa: F401   threads.steady(), so libgomp reads the wait policy as torch alone has it
-from nst_helpers import threads  # noqa: E402  (loads torch here: harmless, every run is a child process)
+from nst_helpers.core import threads  # noqa: E402  (loads torch here: harmless, every run is a child process)
 THREAD_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NST_THREADS")
 COMPETITOR = """
 import numpy as np
@@ -40,8 +40,8 @@ def worker(steps: int, size: int) -> dict:
     """One run in this process (called in a fresh interpreter, its environment set); its timings."""
     import torch
     from nst_helpers.backbones import EfficientNetLite0Features
-    from nst_helpers.config import preset
-    from nst_helpers.transfer import run
+    from nst_helpers.core.config import preset
+    from nst_helpers.core.transfer import run
     cfg = preset("fast", steps=steps, size=size, backbone="efficientnet_lite0", early_stop_window=0)
     r = run(ROOT / "images/content.jpg", ROOT / "images/style.jpg", cfg, backbone=EfficientNetLite0Features(),
             device="cpu", progress=False)

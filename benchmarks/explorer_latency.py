@@ -11,7 +11,7 @@ import argparse
 import threading
 import time
 
-from nst_helpers.widgets import ExplorerPanel
+from nst_helpers.notebook.explorer import ExplorerPanel
 
 
 def first_update(panel: ExplorerPanel, full: bool = False) -> dict:

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from nst_helpers import judge, preset, run
+from nst_helpers import preset, run
+from nst_helpers.runs import judge
 from nst_helpers.backbones import load_backbone
-from nst_helpers.images import load_image, to_pil
-from nst_helpers.runs import new_run_dir
+from nst_helpers.core.images import load_image, to_pil
+from nst_helpers.runs.folders import new_run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval-images"

@@ -14,5 +14,5 @@ def effnet():
 @pytest.fixture(scope="session")
 def tiny_pair():
     """A small real content/style pair from the bundled images: (1,3,64,64) tensors."""
-    from nst_helpers.images import load_image
+    from nst_helpers.core.images import load_image
     return load_image("images/content.jpg", max_size=64), load_image("images/style.jpg", max_size=64)

@@ -8,7 +8,7 @@ import torchvision
 
 from nst_helpers import backbones
 from nst_helpers.backbones import vgg
-from nst_helpers.config import BACKBONES
+from nst_helpers.core.config import BACKBONES
 
 
 @pytest.fixture(autouse=True)
@@ -99,7 +99,7 @@ def test_offline_error_says_how_to_get_weights(tmp_path, monkeypatch):
 def test_auto_falls_back_to_the_offline_backbone_and_says_why(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(vgg.WEIGHTS_ENV, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(vgg, "load_vgg19", lambda **kw: (_ for _ in ()).throw(vgg.WeightsUnavailable("download failed: offline")))
+    monkeypatch.setattr(vgg, "load_vgg19", lambda **kw: (_ for _ in ()).throw(vgg.WeightsUnavailable("download failed: offline", download_failed=True)))
     net = backbones.load_backbone("auto")
     assert net.name == "efficientnet_lite0"
     out = capsys.readouterr().out.strip().splitlines()

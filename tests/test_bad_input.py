@@ -16,12 +16,15 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_helpers import backbones, budget, images, transfer
+from nst_helpers.core import memory
+from nst_helpers.runs import duration
+from nst_helpers import backbones
+from nst_helpers.core import images, transfer
 from nst_helpers.backbones import load_backbone
-from nst_helpers.budget import NotEnoughMemory
+from nst_helpers.core.memory import NotEnoughMemory
 from nst_helpers.cli import main
-from nst_helpers.config import StyleConfig, preset
-from nst_helpers.images import ImageError, load_image
+from nst_helpers.core.config import StyleConfig, preset
+from nst_helpers.core.images import ImageError, load_image
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLE = str(ROOT / "images" / "style.jpg")
@@ -148,7 +151,7 @@ def test_a_20000_px_request_is_refused_before_any_allocation(tmp_path, capsys, m
     run = transfer.run  # run_cli forbids it
     assert_raises(ImageError, lambda: load_image(CONTENT, max_size=20000),
                   "20000 px", "pixels, more than the limit", "Ask for a smaller size")
-    monkeypatch.setattr(budget, "free_bytes", lambda dev: (64e9, "this machine"))  # a big workstation
+    monkeypatch.setattr(memory, "free_bytes", lambda dev: (64e9, "this machine"))  # a big workstation
     code, _, err = run_cli(["--content", CONTENT, "--style", STYLE, "--size", 20000, "--out", tmp_path], capsys, monkeypatch,
                            allow_images=False)  # refused from the memory estimate, before any image is read
     assert_one_line_error(code, err, "a 20000 px run on", "needs about", "GB of memory", "this machine has 64 GB free",

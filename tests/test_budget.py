@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from nst_helpers import budget, notebook, transfer
-from nst_helpers.budget import DurationEstimate, NotEnoughMemory, check_memory, early_end_note, estimate_bytes
-from nst_helpers.config import preset, with_fast_recipe
+from nst_helpers.core import memory
+from nst_helpers.runs import duration
+from nst_helpers import notebook
+from nst_helpers.core import transfer
+from nst_helpers.core.memory import NotEnoughMemory, check_memory, estimate_bytes
+from nst_helpers.runs.duration import DurationEstimate, early_end_note
+from nst_helpers.core.config import preset, with_fast_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT, STYLE = str(ROOT / "images" / "content.jpg"), str(ROOT / "images" / "style.jpg")
@@ -20,7 +24,7 @@ GB = 1e9
 
 @pytest.fixture
 def free_16gb(monkeypatch):
-    monkeypatch.setattr(budget, "free_bytes", lambda dev: (16 * GB, "this machine"))
+    monkeypatch.setattr(memory, "free_bytes", lambda dev: (16 * GB, "this machine"))
 
 
 # ------------------------------------------------------------------------------ memory
@@ -38,7 +42,7 @@ def test_a_20000_px_request_fails_naming_the_estimate_and_a_size_that_fits(free_
     fits = int(re.search(r"use --size (\d+) or less$", message).group(1))
     assert fits % 64 == 0 and 512 <= fits < 20000
     at = lambda s: estimate_bytes(cfg.replace(size=s), "vgg19", s * s)  # noqa: E731
-    assert at(fits) <= budget.HEADROOM * 16 * GB < at(fits + 64)   # the largest multiple of 64 that fits
+    assert at(fits) <= memory.HEADROOM * 16 * GB < at(fits + 64)   # the largest multiple of 64 that fits
     check_memory(cfg.replace(size=fits), "cpu", "vgg19")              # and it is accepted
 
 
@@ -53,7 +57,7 @@ def test_normal_requests_pass_with_this_machines_real_free_memory():
 
 
 def test_a_machine_too_small_for_any_run_says_so(monkeypatch):
-    monkeypatch.setattr(budget, "free_bytes", lambda dev: (0.1 * GB, "this machine"))
+    monkeypatch.setattr(memory, "free_bytes", lambda dev: (0.1 * GB, "this machine"))
     with pytest.raises(NotEnoughMemory, match="100 MB free; close other programs or use a machine with more memory"):
         check_memory(preset("baseline"), "cpu", "vgg19")
 
@@ -69,13 +73,13 @@ def test_the_estimate_is_linear_in_pixels_with_the_measured_slopes():
     cfg, p = preset("baseline"), 512 * 512
     est = [estimate_bytes(cfg, "efficientnet_lite0", k * p) for k in (1, 2, 3)]
     assert est[2] - est[1] == pytest.approx(est[1] - est[0])
-    weights, (a, b), *_ = budget.MEMORY_MIB["efficientnet_lite0"]
-    snapshots = cfg.steps // cfg.snapshot_every * budget.VECTOR_BYTES
+    weights, (a, b), *_ = memory.MEMORY_MIB["efficientnet_lite0"]
+    snapshots = cfg.steps // cfg.snapshot_every * memory.VECTOR_BYTES
     assert est[0] == pytest.approx((weights + a) * 2**20 + p * (b * 2**20 / 1e6 + snapshots))
     # the heavier backbone, L-BFGS's history and fp32 each cost more per pixel
     assert estimate_bytes(cfg, "vgg19", p) > est[0]
     lbfgs = cfg.replace(optimizer="lbfgs", lr=1.0)
-    history = 2 * budget.MEASURED_HISTORY * budget.VECTOR_BYTES * p   # its 20 pairs, at least
+    history = 2 * memory.MEASURED_HISTORY * memory.VECTOR_BYTES * p   # its 20 pairs, at least
     assert estimate_bytes(lbfgs, "efficientnet_lite0", p) - est[0] > history
     assert estimate_bytes(cfg, "efficientnet_lite0", p, mixed=True) < est[0]
 
@@ -99,7 +103,7 @@ def _measure(backbone, size):
 
 
 def test_transfer_run_refuses_before_loading_the_images(monkeypatch, effnet, tiny_pair):
-    monkeypatch.setattr(budget, "free_bytes", lambda dev: (1 * GB, "this machine"))
+    monkeypatch.setattr(memory, "free_bytes", lambda dev: (1 * GB, "this machine"))
     monkeypatch.setattr(transfer, "as_image", lambda *a: pytest.fail("images loaded before the memory check"))
     with pytest.raises(NotEnoughMemory, match=r"a 8192 px run on efficientnet_lite0 .*; use size=\d+ or less"):
         transfer.run(*tiny_pair, preset("fast", size=8192), backbone=effnet, progress=False)
@@ -108,10 +112,10 @@ def test_transfer_run_refuses_before_loading_the_images(monkeypatch, effnet, tin
 def test_the_aspect_comes_from_the_header_or_the_shape(tmp_path):
     from PIL import Image
     Image.new("RGB", (300, 100)).save(tmp_path / "wide.png")
-    assert budget.aspect(tmp_path / "wide.png") == pytest.approx(1 / 3)
-    assert budget.aspect(torch.zeros(1, 3, 50, 200)) == 0.25
-    assert budget.aspect(Image.new("RGB", (40, 80))) == 0.5
-    assert budget.aspect(tmp_path / "missing.png") == 1.0   # square: the most pixels a size allows
+    assert memory.aspect(tmp_path / "wide.png") == pytest.approx(1 / 3)
+    assert memory.aspect(torch.zeros(1, 3, 50, 200)) == 0.25
+    assert memory.aspect(Image.new("RGB", (40, 80))) == 0.5
+    assert memory.aspect(tmp_path / "missing.png") == 1.0   # square: the most pixels a size allows
 
 
 # ------------------------------------------------------------------------------ how long
@@ -152,7 +156,7 @@ def test_a_new_level_restarts_the_measurement():
 
 def test_nothing_is_printed_below_the_threshold():
     lines = []
-    est = DurationEstimate(preset("fast", size=256), lines.append)
+    est = DurationEstimate(preset("fast", size=256, scales=1), lines.append)   # 150 steps at 256 px
     _rows(est, [256] * 6, [0.5 + 0.05 * k for k in range(6)])
     assert est.seconds == pytest.approx(0.65 + 0.05 * 146) and lines == []
 

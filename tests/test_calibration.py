@@ -5,12 +5,13 @@ loss a layer's term is C*H*W times the size-independent one (losses.py), so at t
 import pytest
 import torch
 
-from nst_helpers import losses, preset
+from nst_helpers import preset
+from nst_helpers.core import losses
 from nst_helpers.backbones import EfficientNetLite1Features, EfficientNetLite2Features, resolve_layers
 from nst_helpers.backbones.vgg import VGG19Features
-from nst_helpers.config import GRAM_NORMS
-from nst_helpers.images import load_image, resize_to
-from nst_helpers.objective import style_scale
+from nst_helpers.core.config import GRAM_NORMS
+from nst_helpers.core.images import load_image, resize_to
+from nst_helpers.core.objective import style_scale
 
 
 def weighted_style(net, norm, image, style, cfg) -> float:

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from nst_helpers.cli import build_parser
+from nst_helpers.cli.args import build_parser
 
 CLI = [sys.executable, "-m", "nst_helpers"]
 
@@ -15,7 +15,7 @@ def test_help_lists_every_option_with_its_default():
                 "--content-weight", "--style-weight"):
         assert opt in text
     assert "(default: None)" not in text  # options without a default say what happens instead
-    assert "(default: baseline)" in text and "(default: auto)" in text and "(default: outputs)" in text
+    assert "(default: fast)" in text and "(default: auto)" in text and "(default: outputs)" in text
     for choice in ("baseline", "exp1", "exp2", "exp3", "fast", "efficientnet_lite0", "vgg19"):
         assert choice in text
 

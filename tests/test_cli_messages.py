@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-from nst_helpers.cli import build_parser, main
-from nst_helpers.config import BACKBONES, PRESETS
+from nst_helpers.cli import main
+from nst_helpers.cli.args import build_parser
+from nst_helpers.core.config import BACKBONES, PRESETS
 
 
 def option_help(text: str) -> dict:
@@ -25,7 +26,7 @@ def test_help_shows_each_default_once_and_only_where_it_says_something():
     assert "(default" not in helps["--content"] and "(default" not in helps["--style"]  # required
     assert "(default" not in helps["--no-progress"]
     assert helps["--steps"].endswith("(default: the preset's)")
-    assert helps["--seed"].endswith("(default: 0)") and helps["--preset"].endswith("(default: baseline)")
+    assert helps["--seed"].endswith("(default: 0)") and helps["--preset"].endswith("(default: fast)")
 
 
 @pytest.mark.parametrize("flag, value, noun, choices", [("--preset", "foo", "preset", PRESETS),

@@ -1,6 +1,6 @@
 import torch
 
-from nst_helpers.colour import match_colour
+from nst_helpers.core.colour import match_colour
 
 
 def _stats(img):

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from nst_helpers.config import PRESET_TABLE, PRESETS, StyleConfig, preset
+from nst_helpers.core.config import PRESET_TABLE, PRESETS, StyleConfig, preset
 
 LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
 # The seed's experiment matrix, typed in again from the issue, value by value.
@@ -78,7 +78,7 @@ def test_backbone_own_layer_names_are_accepted():
 
 
 def test_fast_recipe_keeps_the_weights_and_takes_the_optimiser():
-    from nst_helpers.config import with_fast_recipe
+    from nst_helpers.core.config import with_fast_recipe
     cfg = with_fast_recipe(preset("exp3"), steps=20, seed=2)
     fast = preset("fast", steps=20)
     assert (cfg.name, cfg.content_weight, cfg.style_weight, cfg.style_layers, cfg.seed) == \

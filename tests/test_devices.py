@@ -12,8 +12,10 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
-from nst_helpers import experiments, metrics, preset, run
-from nst_helpers.runs import load_run, save_run
+from nst_helpers import preset, run
+from nst_helpers.notebook import compare as experiments
+from nst_helpers.runs import metrics
+from nst_helpers.runs.folders import load_run, save_run
 
 
 def _available(name: str) -> bool:
@@ -180,7 +182,7 @@ def test_pipeline_on_a_device(device, effnet, tiny_pair, tmp_path):
 def test_explorer_measures_its_run_on_a_device(device, effnet, tmp_path):
     from pathlib import Path
 
-    from nst_helpers.widgets import ExplorerPanel
+    from nst_helpers.notebook.explorer import ExplorerPanel
     images = Path(__file__).resolve().parents[1] / "images"
     net = copy.deepcopy(effnet)
     panel = ExplorerPanel(images_dir=images, out_root=tmp_path, backbone="efficientnet_lite0",

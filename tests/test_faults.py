@@ -20,7 +20,12 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_helpers import checkpoint, cli, experiments, interrupts, notebook, runs, transfer
+from nst_helpers.notebook import compare as experiments
+from nst_helpers.cli import signals as interrupts
+from nst_helpers.runs import folders as runs
+from nst_helpers.runs import checkpoint
+from nst_helpers import cli, notebook
+from nst_helpers.core import transfer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # (its bytes are all in the temporary file then), so the parent can kill it right there.
 CHILD = """
 import os, sys, time
-from nst_helpers import experiments, notebook
+from nst_helpers.notebook import compare as experiments
+from nst_helpers import notebook
 from nst_helpers.backbones import EfficientNetLite0Features
 out, hang_at = sys.argv[1], sys.argv[2]
 real_replace = os.replace

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_helpers.images import ImageError, load_image, resize_to, save_image, to_pil
+from nst_helpers.core.images import ImageError, load_image, resize_to, save_image, to_pil
 
 
 def _noise(h: int, w: int, c: int = 3, seed: int = 0) -> np.ndarray:

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from nst_helpers import judge
+from nst_helpers.runs import judge
 
 
 def test_lab_of_known_colours():

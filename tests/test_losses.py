@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from nst_helpers.losses import content_loss, gram_matrix, layer_style_loss, style_loss, total_variation
+from nst_helpers.core.losses import content_loss, gram_matrix, layer_style_loss, style_loss, total_variation
 
 
 def test_gram_matches_an_explicit_loop():

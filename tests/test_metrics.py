@@ -7,8 +7,8 @@ import torch
 from skimage.exposure import match_histograms
 from skimage.metrics import structural_similarity
 
-from nst_helpers import metrics
-from nst_helpers.images import load_image, resize_to
+from nst_helpers.runs import metrics
+from nst_helpers.core.images import load_image, resize_to
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ import nbformat
 import torch
 import pytest
 
-from nst_helpers import experiments, live, notebook
-from nst_helpers.config import preset
+from nst_helpers.notebook import compare as experiments
+from nst_helpers.notebook import execute, live
+from nst_helpers import notebook
+from nst_helpers.core.config import preset
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -19,7 +21,7 @@ MAX_LINES = 15
 
 def test_the_suite_is_there():
     names = {p.stem for p in NOTEBOOKS}
-    assert set(experiments.NOTEBOOKS) <= names
+    assert set(execute.NOTEBOOKS) <= names
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)

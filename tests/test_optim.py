@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from nst_helpers import optim
+from nst_helpers.core import optim, plan
 
 
 def _quadratic_descent(optimizer: str, schedule: str, steps: int = 30) -> tuple[float, float]:
@@ -72,9 +72,9 @@ def test_early_stopping_stops_on_flat_loss_only():
 
 
 def test_pyramid_sizes_and_step_split():
-    assert optim.pyramid_sizes(512, 1) == [512]
-    sizes = optim.pyramid_sizes(512, 3)
+    assert plan.pyramid_sizes(512, 1) == [512]
+    sizes = plan.pyramid_sizes(512, 3)
     assert sizes == [256, 362, 512]
     assert all(math.isclose(b / a, math.sqrt(2), rel_tol=0.01) for a, b in zip(sizes, sizes[1:]))
-    assert optim.split_steps(10, 3) == [3, 3, 4]
-    assert optim.split_steps(10, 2, [4, 6]) == [4, 6]
+    assert plan.split_steps(10, 3) == [3, 3, 4]
+    assert plan.split_steps(10, 2, [4, 6]) == [4, 6]

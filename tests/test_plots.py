@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from nst_helpers import plots
-from nst_helpers.config import preset
-from nst_helpers.live import LiveLossPlot
+from nst_helpers.runs import plots
+from nst_helpers.core.config import preset
+from nst_helpers.notebook.live import LiveLossPlot
 
 
 def history(content_start=1e-11, steps=40):
@@ -82,7 +82,7 @@ def test_loss_png_live_plot_and_explorer_share_the_labels_and_the_axis():
 
 
 def test_a_real_run_from_the_photo_gets_a_tight_axis(effnet, tiny_pair):
-    from nst_helpers.transfer import run
+    from nst_helpers.core.transfer import run
     cfg = preset("fast", steps=6, size=64, backbone="efficientnet_lite0", init="content")  # from the photo
     result = run(*tiny_pair, cfg, backbone=effnet, device="cpu", progress=False)
     assert result.history[0]["content"] < 1e-6  # the start the axis must not reach down to

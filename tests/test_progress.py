@@ -4,7 +4,7 @@ import types
 
 from tqdm import tqdm
 
-from nst_helpers.progress import LineProgress, progress_bar
+from nst_helpers.core.progress import LineProgress, progress_bar
 
 
 class Terminal(io.StringIO):

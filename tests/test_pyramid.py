@@ -3,7 +3,7 @@ backbone and keeps the whole step budget; every level's history rows carry its s
 import torch
 
 from nst_helpers import preset, run
-from nst_helpers.transfer import level_shape
+from nst_helpers.core.plan import level_shape
 
 
 def test_wide_image_skips_levels_too_thin_for_the_backbone(effnet):

@@ -7,8 +7,10 @@ import threading
 import pytest
 import torch
 
-from nst_helpers import checkpoint, preset, resume, run, runs
-from nst_helpers.checkpoint import ResumeError
+from nst_helpers import preset, resume, run
+from nst_helpers.runs import folders as runs
+from nst_helpers.runs import checkpoint
+from nst_helpers.runs.checkpoint import ResumeError
 
 CONFIGS = {  # two scales each (34 and 48 px), a checkpoint every 2 steps
     # the seed's optimiser, with a schedule whose state matters
@@ -58,7 +60,7 @@ def interrupt(how: str, at: int, cfg, pair, net, folder):
     if how == "inside":  # inside step `at`, after step at-1's report
         net = Tripwire(net, lambda: len(done) == at - 1)
     kw = dict(backbone=net, progress=False, callbacks=[callback], callback_every=1, stop_event=stop,
-              checkpoint_dir=folder)
+              checkpoints=checkpoint.Checkpoints(folder))
     if how == "error":
         with pytest.raises(RuntimeError, match="a callback's bug"):  # saved first, then re-raised
             run(*pair, cfg, **kw)

@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nst_helpers import load_run, preset, run, runs, save_run
-from nst_helpers.runs import find_runs, read_history
+from nst_helpers import load_run, preset, run, save_run
+from nst_helpers.runs import folders as runs
+from nst_helpers.runs.folders import find_runs, read_history
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def test_comparison_folders_are_marked_complete_last(tmp_path, tiny_result):
 
     from matplotlib.figure import Figure
 
-    from nst_helpers import experiments
+    from nst_helpers.notebook import compare as experiments
     s = SimpleNamespace(outputs=tmp_path)
     run_folder = save_run(tiny_result, root=tmp_path)
     loaded = {"exp1": load_run(run_folder)}

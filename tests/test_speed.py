@@ -3,13 +3,14 @@ evaluation memo and its restart each leave the numbers as they were (up to float
 import pytest
 import torch
 
-from nst_helpers import objective, optim, preset, run, transfer
-from nst_helpers.backbones.efficientnet import LAYER_NAMES, EfficientNetLite0, load_efficientnet_lite0, normalise
+from nst_helpers import preset, run
+from nst_helpers.core import objective, optim, transfer
+from nst_helpers.backbones.efficientnet import LAYER_NAMES, EfficientNetLite, load_efficientnet_lite, normalise
 
 
 @pytest.fixture(scope="module")
 def pair():
-    return load_efficientnet_lite0(fold=False), load_efficientnet_lite0()
+    return load_efficientnet_lite(0, fold=False), load_efficientnet_lite(0)
 
 
 def test_folding_gives_the_same_activations_and_input_gradients(pair):
@@ -34,7 +35,7 @@ def test_folding_keeps_the_checkpoint_in_the_state_dict(pair):
     plain, folded = pair
     a, b = plain.state_dict(), folded.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    fresh = EfficientNetLite0().eval().fold_batchnorm()  # random weights, folded ...
+    fresh = EfficientNetLite(0).eval().fold_batchnorm()  # random weights, folded ...
     fresh.load_state_dict(a, strict=True)               # ... then the checkpoint: refolded
     assert torch.equal(fresh._blocks[3]._project_conv.folded_weight, folded._blocks[3]._project_conv.folded_weight)
     conv, bn = plain._blocks[3]._project_conv, plain._blocks[3]._bn2  # w' = w * gamma / sqrt(var + eps)
@@ -110,6 +111,6 @@ def test_lbfgs_restarts_after_a_failed_line_search():
 
 def test_autocast_is_off_on_a_cpu_without_bf16(monkeypatch):
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
-    with transfer.autocast_for(torch.device("cpu"), True):
+    with objective.autocast_for(torch.device("cpu"), True):
         y = torch.nn.functional.linear(torch.ones(2, 3), torch.ones(4, 3))
     assert y.dtype == torch.float32

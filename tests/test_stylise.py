@@ -2,9 +2,10 @@
 import torch
 import torch.nn.functional as F
 
-from nst_helpers import losses, preset, run
+from nst_helpers import preset, run
+from nst_helpers.core import losses
 from nst_helpers.backbones import resolve_layers
-from nst_helpers.config import with_fast_recipe
+from nst_helpers.core.config import with_fast_recipe
 
 
 def _style_distance(net, image, style, cfg):
@@ -30,7 +31,7 @@ def _blurred_corr(a, b):
 
 
 def test_baseline_weights_stylise_on_efficientnet(effnet):
-    from nst_helpers.images import load_image
+    from nst_helpers.core.images import load_image
     content = load_image("images/content.jpg", max_size=128)
     style = load_image("images/style.jpg", max_size=128)
     cfg = with_fast_recipe(preset("baseline", backbone="efficientnet_lite0"), steps=60, size=128)
@@ -47,9 +48,9 @@ def test_the_painting_recipe_takes_more_style_than_the_old_fast_preset(effnet):
     """Judged by EfficientNet-Lite2, which neither recipe optimised: the fast preset (colour-matched
     start, pyramid, deeper style layers) moves further towards the painting than the fast preset
     before it (the baseline's weights, one scale, from the photo), and still shows the photo."""
-    from nst_helpers import judge
+    from nst_helpers.runs import judge
     from nst_helpers.backbones import load_backbone
-    from nst_helpers.images import load_image
+    from nst_helpers.core.images import load_image
     content = load_image("images/content.jpg", max_size=256)
     style = load_image("images/style.jpg", max_size=256)
     old = preset("fast", size=256, steps=60, init="content", gram_norm="size_independent", scales=1, tv_weight=0.0,

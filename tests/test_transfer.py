@@ -3,8 +3,11 @@ import threading
 import pytest
 import torch
 
-from nst_helpers import losses, optim, preset, run, transfer
-from nst_helpers.transfer import STD, autocast_for, pick_device
+from nst_helpers import preset, run
+from nst_helpers.core import losses, optim, plan, transfer
+from nst_helpers.core.devices import pick_device
+from nst_helpers.core.objective import autocast_for
+from nst_helpers.core.transfer import STD
 
 
 def tiny(**kw):
@@ -88,7 +91,7 @@ def test_multiscale_runs_coarse_to_fine_and_ends_at_the_requested_size(effnet, t
     r = run(content, style, cfg, backbone=effnet, progress=False)
     assert [h["size"] for h in r.history] == [48] * 2 + [68] * 3 + [96] * 4
     assert r.image.shape[-2:] == (96, 96)
-    assert optim.pyramid_sizes(96, 3) == [48, 68, 96]
+    assert plan.pyramid_sizes(96, 3) == [48, 68, 96]
 
 
 def test_early_stopping_is_recorded(effnet, tiny_pair):

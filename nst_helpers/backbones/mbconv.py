@@ -19,10 +19,8 @@ class Conv2dSame(nn.Conv2d):
     ``padding=k//2`` cannot express. Output is (N, C_out, ceil(H/s), ceil(W/s)).
     """
 
-    def __init__(self, c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1,
-                 tf_same: bool = True):
+    def __init__(self, c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1):
         super().__init__(c_in, c_out, k, stride, padding=0, groups=groups, bias=False)
-        self.tf_same = tf_same
         # Set by fold_batchnorm; non-persistent, so state_dict() stays the checkpoint's.
         self.register_buffer("folded_weight", None, persistent=False)
         self.register_buffer("folded_bias", None, persistent=False)
@@ -30,8 +28,6 @@ class Conv2dSame(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k, s = self.kernel_size[0], self.stride[0]
         w, b = (self.weight, None) if self.folded_weight is None else (self.folded_weight, self.folded_bias)
-        if not self.tf_same:  # symmetric padding, kept only to demonstrate it is wrong
-            return F.conv2d(x, w, b, s, k // 2, 1, self.groups)
         pads = []
         for size in (x.shape[-1], x.shape[-2]):  # F.pad order: W then H
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
@@ -52,15 +48,15 @@ class MBConv(nn.Module):
     (N, c_in, H, W) -> (N, c_out, ceil(H/stride), ceil(W/stride)).
     """
 
-    def __init__(self, c_in, c_out, k, stride, expand, eps, tf_same):
+    def __init__(self, c_in, c_out, k, stride, expand, eps):
         super().__init__()
         mid = c_in * expand
         if expand != 1:  # block0 has no expansion; parameter names follow lukemelas
-            self._expand_conv = Conv2dSame(c_in, mid, 1, tf_same=tf_same)
+            self._expand_conv = Conv2dSame(c_in, mid, 1)
             self._bn0 = nn.BatchNorm2d(mid, eps=eps)
-        self._depthwise_conv = Conv2dSame(mid, mid, k, stride, groups=mid, tf_same=tf_same)
+        self._depthwise_conv = Conv2dSame(mid, mid, k, stride, groups=mid)
         self._bn1 = nn.BatchNorm2d(mid, eps=eps)
-        self._project_conv = Conv2dSame(mid, c_out, 1, tf_same=tf_same)
+        self._project_conv = Conv2dSame(mid, c_out, 1)
         self._bn2 = nn.BatchNorm2d(c_out, eps=eps)
         self.residual = stride == 1 and c_in == c_out
 

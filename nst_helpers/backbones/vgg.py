@@ -17,9 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-# torchvision's VGG19 layout: channels per conv, "M" for a 2x2 max pool.
-VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-             512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+from .layers import VGG19_CFG, VGG19_LAYERS
+
 WEIGHTS_ENV = "NST_VGG19_WEIGHTS"  # path to a local vgg19 state dict (.pth)
 WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's IMAGENET1K_V1 file name
 WEIGHTS_URL = "https://download.pytorch.org/models/" + WEIGHTS_FILE
@@ -32,27 +31,15 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _layer_names() -> list[str]:
-    """Names of torchvision's vgg19().features modules, in order: conv1_1, relu1_1, ..., pool5."""
-    names, block, conv = [], 1, 0
-    for v in VGG19_CFG:
-        if v == "M":
-            names.append(f"pool{block}")
-            block, conv = block + 1, 0
-        else:
-            conv += 1
-            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
-    return names
-
-
-LAYER_NAMES = _layer_names()
+LAYER_NAMES = VGG19_LAYERS
 
 
 class WeightsUnavailable(RuntimeError):
-    """The VGG19 ImageNet weights could not be found or downloaded; says how to get them."""
+    """The VGG19 ImageNet weights could not be found or downloaded; says how to get them.
+    download_failed: they were not here and the download failed (offline, usually)."""
 
-    def __init__(self, reason: str):
-        self.reason = reason
+    def __init__(self, reason: str, download_failed: bool = False):
+        self.reason, self.download_failed = reason, download_failed
         super().__init__(_how_to_get_weights(reason))
 
 
@@ -60,6 +47,7 @@ class CorruptWeights(WeightsUnavailable):
     """A VGG19 weights file exists but cannot be used (cut short, not PyTorch's, another network's)."""
 
     def __init__(self, path: Path, err: BaseException):
+        self.download_failed = False
         self.reason = f"the file {path} could not be used: {_weights_problem(err)}"
         where = f"{path} (from {WEIGHTS_ENV})" if os.environ.get(WEIGHTS_ENV) else str(path)
         RuntimeError.__init__(self, f"the VGG19 weights file {where} could not be used: {_weights_problem(err)}; "
@@ -139,8 +127,8 @@ def _download(url: str, dst: Path, sha256_prefix: str, timeout: float = DOWNLOAD
     The timeout is urlopen's, per request: unlike socket.setdefaulttimeout it changes nothing
     for other threads. A failed or corrupt download leaves no file behind.
     """
-    from ..progress import progress_bar  # tqdm's text bar on a terminal or in a notebook (no widgets
-    # in the core), plain lines in a log
+    from ..core.progress import progress_bar  # tqdm's text bar on a terminal or in a notebook (no
+    # widgets here), plain lines in a log
 
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + ".", suffix=".part")
@@ -175,7 +163,7 @@ def load_vgg19_state_dict(download: bool = True) -> dict:
         _download(WEIGHTS_URL, _hub_path(), WEIGHTS_SHA256_PREFIX, timeout=DOWNLOAD_TIMEOUT)
     except Exception as err:  # URLError, socket timeouts, HTTP errors, bad hash
         _remember_download(str(err))  # so 'auto' runs skip the attempt for a while
-        raise WeightsUnavailable(f"download failed: {err}") from None
+        raise WeightsUnavailable(f"download failed: {err}", download_failed=True) from None
     _remember_download(None)
     return torch.load(_hub_path(), map_location="cpu", weights_only=True)
 

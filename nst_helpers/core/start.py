@@ -17,12 +17,6 @@ def as_image(source, size: int) -> torch.Tensor:
     return images.load_image(source, max_size=size)
 
 
-def level_shape(full_hw, size: int, full_size: int) -> tuple[int, int]:
-    """(h, w) of a pyramid level whose longest side is `size`, for an image (h, w) at `full_size`."""
-    h, w = full_hw
-    return max(1, round(h * size / full_size)), max(1, round(w * size / full_size))
-
-
 def initial_image(cfg: StyleConfig, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     """The image the optimisation starts from: the content (seed), the content repainted in the
     style's colour statistics, the style, or uniform noise drawn from a generator seeded with

@@ -1,8 +1,9 @@
-"""Pictures of a run: side-by-side comparison, loss curves, snapshot grid, progress GIF.
+"""Pictures of runs: side-by-side comparison, loss curves, snapshot grid, progress GIF, the
+explorer's figure, and grids and loss overlays that compare runs.
 
 Figures are built with matplotlib's object API (no pyplot state), so they work the same
 in a notebook, a thread or a headless CI run. A bare Figure has no image repr in a kernel
-where pyplot was never imported: notebooks show them as PNGs (png_bytes, notebook.show).
+where pyplot was never imported: notebooks show them as PNGs (png_bytes, notebook.live.show).
 """
 import io
 import math
@@ -10,7 +11,7 @@ import math
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .images import resize_to, to_pil
+from ..core.images import resize_to, to_pil
 
 
 def _show(ax, image, title):
@@ -172,3 +173,40 @@ def save_gif(snapshots: dict, path, frame_ms: int = 400) -> None:
               for s in steps]
     durations = [frame_ms] * (len(frames) - 1) + [frame_ms * 4]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+
+
+def image_grid(images: dict, columns: int = 4, width: float = 12.0, title: str | None = None) -> Figure:
+    """{title: (1, 3, H, W) image} as a grid of titled panels, all shown at the first one's size."""
+    names = list(images)
+    cols = min(columns, len(names))
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(width, width / cols * rows + 0.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    hw = tuple(images[names[0]].shape[-2:])
+    for ax in axes:
+        ax.axis("off")
+    for ax, name in zip(axes, names):
+        img = images[name]
+        ax.imshow(to_pil(img if tuple(img.shape[-2:]) == hw else resize_to(img, hw)))
+        ax.set_title(name)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def loss_overlay(histories: dict, width: float = 13.0) -> Figure:
+    """{label: history} overlaid: total loss (each run's own weights), raw content and raw style loss.
+
+    The raw terms are comparable across presets (same images, same backbone); the totals are not.
+    """
+    fig = Figure(figsize=(width, 3.6), layout="constrained")
+    axes = fig.subplots(1, 3)
+    for key, ax, title in zip(("total", "content", "style"), axes,
+                              ("total loss (own weights)", "content loss (unweighted)", "style loss (unweighted)")):
+        for label, history in histories.items():
+            ax.plot([r["step"] for r in history], [max(float(r[key]), 1e-12 if key != "content" else 0.0) for r in history], label=label)
+        # content starts at 0 (the image starts as the photo): linear; the others span decades: log
+        ax.set(yscale="linear" if key == "content" else "log", xlabel="step", title=title)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize="small")
+    return fig

@@ -12,7 +12,7 @@ import contextlib
 import torch
 
 from . import losses
-from .backbones import resolve_layers
+from ..backbones.layers import resolve_layers
 from .config import StyleConfig
 
 

@@ -43,7 +43,7 @@ class Signals:
 
     def cut_short(self) -> int:
         """After a KeyboardInterrupt outside the run (before it, or while saving): one line, the exit code."""
-        from .runs import CHECKPOINT, DONE  # late: the command line's cheap checks load no torch
+        from ..runs.folders import CHECKPOINT, DONE  # late: folders loads torch; --help must not
         f = self.folder
         if f is not None and (f / CHECKPOINT).is_file() and not (f / DONE).is_file():
             return self.interrupted(f"the work so far is in {f}/")

@@ -9,12 +9,15 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from ..backbones.layers import BACKBONES, known_layer_names  # torch-free: a config loads no torch
+from . import plan
+
+SEED_SNAPSHOT_EVERY = 500
 SEED_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 OPTIMIZERS = ("adam", "lbfgs")
 SCHEDULES = ("constant", "cosine", "step", "plateau")
 INITS = ("content", "noise", "style", "content_in_style_colours")
 GRAM_NORMS = ("seed", "size_independent")   # losses.GRAM_NORMS (config imports no torch)
-BACKBONES = ("auto", "vgg19", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 # The seed's experiment matrix, value for value.
 #  preset      content  style    conv1_1 conv2_1 conv3_1 conv4_1 conv5_1
@@ -50,7 +53,7 @@ class StyleConfig:
     lr: float = 0.003                # ImageNet-normalised units, see module docstring
     lr_schedule: str = "constant"    # constant | cosine | step | plateau
     steps: int = 5000                # optimiser steps in total (one L-BFGS iteration = one step)
-    snapshot_every: int = 500
+    snapshot_every: int = SEED_SNAPSHOT_EVERY  # a picture every 500 steps, as the seed kept
     size: int = 512                  # longest side of the result, in pixels
     scales: int = 1                  # >1: coarse-to-fine pyramid, sizes x1/sqrt(2) apart
     scale_steps: list | None = None  # steps per scale, coarse to fine (None: an equal split)
@@ -99,20 +102,31 @@ class StyleConfig:
 
     def replace(self, **changes) -> "StyleConfig":
         """A validated copy with some fields changed. A new step budget keeps the pyramid's
-        coarse/fine proportions unless scale_steps is given too."""
+        coarse/fine proportions unless scale_steps is given too, and its snapshot interval
+        follows (plan.snapshot_every) unless snapshot_every is given too."""
         if "steps" in changes and "scale_steps" not in changes and self.scale_steps:
             changes["scale_steps"] = _rescale(self.scale_steps, changes["steps"])
             changes.setdefault("scales", len(changes["scale_steps"]))
+        if "steps" in changes and "snapshot_every" not in changes and _is_count(changes["steps"]):
+            changes["snapshot_every"] = plan.snapshot_every(changes["steps"], self.snapshot_every)
         return dataclasses.replace(self, **changes)
 
 
+class ConfigError(ValueError):
+    """An invalid config value; `field` names the field (the command line names its flag from it)
+    and `why` says what was wrong and the fix."""
+
+    def __init__(self, field_name: str, why: str):
+        self.field, self.why = field_name, why
+        super().__init__(f"config field '{field_name}': {why}")
+
+
 def _bad(field_name: str, why: str):
-    raise ValueError(f"config field '{field_name}': {why}")
+    raise ConfigError(field_name, why)
 
 
 def validate(cfg: StyleConfig) -> None:
     """Raise ValueError naming the field and the reason for the first invalid value."""
-    from .backbones import known_layer_names  # late: keeps config importable on its own
     layers = known_layer_names()
     for name in ("content_weight", "style_weight", "tv_weight", "lr", "early_stop_tol"):
         v = getattr(cfg, name)
@@ -164,8 +178,15 @@ def preset(name: str, **overrides) -> StyleConfig:
         base["scales"] = len(base["scale_steps"])
     if "scales" in overrides and "scale_steps" not in overrides:
         base["scale_steps"] = None  # an explicit number of scales: an equal split
+    if "steps" in overrides and "snapshot_every" not in overrides and _is_count(overrides["steps"]):
+        base["snapshot_every"] = plan.snapshot_every(overrides["steps"], base.get("snapshot_every", SEED_SNAPSHOT_EVERY))
     base.update(overrides)
     return StyleConfig(**base)
+
+
+def _is_count(v) -> bool:
+    """An int >= 1 (a bad one is left for validate to name)."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
 
 
 # The `fast` preset: measured with benchmarks/quality.py (figures in benchmarks/README.md).

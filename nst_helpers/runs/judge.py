@@ -20,7 +20,7 @@ the style to a long side of 384.
 import torch
 import torch.nn.functional as F
 
-from .images import resize_to
+from ..core.images import resize_to
 
 JUDGE_SIZE = 384
 JUDGE_LAYERS = ("stem", "block2", "block5", "block10", "block16")  # Lite1/Lite2 (21 blocks)

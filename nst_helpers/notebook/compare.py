@@ -1,26 +1,20 @@
 """The seed's experiment matrix as runs: the latest matching run of a preset (or a new one),
 the metrics table, the seed's observations checked against the measurements, and the
-`make experiments` driver:
-
-    python -m nst_helpers.experiments [--recipe fast|seed] [--size PX] [--steps N]
-
-runs notebooks 00-04 with papermill into outputs/notebooks/ and prints where everything is.
+comparison folder. `make experiments` (notebook/execute.py) runs notebooks 00-04 over this.
 `settings` objects come from nst_helpers.notebook.settings (anything with .config(name),
 .labels(), .outputs, .recipe, .content and .style works).
 """
-import argparse
 import csv
 import io
 import json
 import math
-import time
 from pathlib import Path
 
-from . import metrics, runs, transfer
+from ..core import transfer
+from ..runs import folders
+from ..runs import metrics
 
 EXPERIMENTS = ("baseline", "exp1", "exp2", "exp3")
-NOTEBOOKS = ("00_baseline", "01_exp1_early_layers", "02_exp2_balanced", "03_exp3_content_details",
-             "04_compare_experiments")
 GOOD_ENDINGS = ("completed", "early_stop")   # a stopped or diverged run is never re-used
 TOL = 0.02                                   # relative difference below which two values count as equal
 
@@ -36,14 +30,14 @@ OBSERVATIONS = {
 
 def save_result(result, s) -> Path:
     """Save a TransferResult as a run folder under s.outputs, recording the image paths and recipe."""
-    return runs.save_run(result, root=s.outputs, extra={**s.labels(), "recipe": s.recipe})
+    return folders.save_run(result, root=s.outputs, extra={**s.labels(), "recipe": s.recipe})
 
 
 def find_latest(s, name: str, backbone_name: str) -> Path | None:
     """The newest finished run of preset `name` whose settings, images and backbone match `s`
     (complete folders only: an interrupted save is never re-used, see runs)."""
     cfg = s.config(name)
-    for folder in runs.find_runs(cfg.name, s.outputs, config=cfg.to_dict(), backbone=backbone_name,
+    for folder in folders.find_runs(cfg.name, s.outputs, config=cfg.to_dict(), backbone=backbone_name,
                                  recipe=s.recipe, **s.labels()):
         if json.loads((folder / "config.json").read_text()).get("stop_reason") in GOOD_ENDINGS:
             return folder
@@ -59,7 +53,7 @@ def latest_or_run(s, name: str, backbone, progress: bool = True, device=None) ->
         result = transfer.run(s.content, s.style, s.config(name), backbone=backbone, device=device,
                               progress=progress)
         folder = save_result(result, s)
-    run = runs.load_run(folder)
+    run = folders.load_run(folder)
     run["reused"] = reused
     print(f"{name}: {'re-used' if reused else 'ran and saved'} {folder}")
     return run
@@ -134,50 +128,16 @@ def save_comparison(s, loaded: dict, rows: dict, obs: list, figures: dict) -> Pa
     """Write a comparison folder <outputs>/comparison/<stamp>/: the figures as PNG, metrics.md,
     metrics.csv, observations.md and runs.json (which run folder each preset came from); each
     file atomically, and the DONE marker last, as in a run folder."""
-    folder = runs.new_run_dir("comparison", s.outputs)
+    folder = folders.new_run_dir("comparison", s.outputs)
     for name, fig in figures.items():
-        runs.save_figure(fig, folder / f"{name}.png")
-    runs.write_text(folder / "metrics.md", metrics_markdown(rows) + "\n")
-    runs.write_text(folder / "observations.md", observations_markdown(obs) + "\n")
+        folders.save_figure(fig, folder / f"{name}.png")
+    folders.write_text(folder / "metrics.md", metrics_markdown(rows) + "\n")
+    folders.write_text(folder / "observations.md", observations_markdown(obs) + "\n")
     table = io.StringIO(newline="")
     writer = csv.writer(table)
     writer.writerow(["run", *metrics.METRICS])
     writer.writerows([name, *(m[k] for k in metrics.METRICS)] for name, m in rows.items())
-    runs.write_text(folder / "metrics.csv", table.getvalue())
-    runs.write_text(folder / "runs.json", json.dumps({k: str(r["folder"]) for k, r in loaded.items()}, indent=2))
-    runs.mark_complete(folder)
+    folders.write_text(folder / "metrics.csv", table.getvalue())
+    folders.write_text(folder / "runs.json", json.dumps({k: str(r["folder"]) for k, r in loaded.items()}, indent=2))
+    folders.mark_complete(folder)
     return folder
-
-
-def main(argv=None) -> int:
-    """`make experiments`: execute notebooks 00-04 with papermill and print where the results are."""
-    p = argparse.ArgumentParser(prog="python -m nst_helpers.experiments", description=main.__doc__)
-    p.add_argument("--recipe", default="fast", choices=("fast", "seed"), help="fast: L-BFGS, CPU-friendly; seed: Adam, 5000 steps")
-    p.add_argument("--size", type=int, default=None, help="longest side in px (default: the recipe's)")
-    p.add_argument("--steps", type=int, default=None, help="steps per run (default: the recipe's)")
-    p.add_argument("--out", default="outputs/notebooks", help="folder for the executed notebooks")
-    args = p.parse_args(argv)
-    import papermill
-    from .notebook import project_root, settings
-    root = project_root()
-    out = root / args.out
-    out.mkdir(parents=True, exist_ok=True)
-    params = {"recipe": args.recipe, "size": args.size, "steps": args.steps}
-    t0 = time.perf_counter()
-    for nb in NOTEBOOKS:
-        t = time.perf_counter()
-        papermill.execute_notebook(root / "notebooks" / f"{nb}.ipynb", out / f"{nb}.ipynb", parameters=params,
-                                   cwd=str(root / "notebooks"), kernel_name="python3", progress_bar=False)
-        print(f"[experiments] {nb}.ipynb executed in {time.perf_counter() - t:.0f} s")
-    s = settings(recipe=args.recipe, size=args.size, steps=args.steps)
-    latest = runs.complete_folders(s.outputs / "comparison")[0]
-    print(f"\n[experiments] all five notebooks in {time.perf_counter() - t0:.0f} s; executed copies in {out}/")
-    print(f"[experiments] comparison (grid.png, losses.png, metrics.md, observations.md) in {latest}/")
-    for name, folder in json.loads((latest / "runs.json").read_text()).items():
-        print(f"[experiments] {name:9} run folder {folder}/")
-    print("\n" + (latest / "metrics.md").read_text() + "\n" + (latest / "observations.md").read_text())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

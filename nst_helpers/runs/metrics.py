@@ -25,11 +25,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .backbones import resolve_layers
-from .config import SEED_STYLE_LAYERS
-from .images import resize_to
-from .losses import gram_matrix
-from .losses import total_variation as _tv
+from ..backbones.layers import resolve_layers
+from ..core.config import SEED_STYLE_LAYERS
+from ..core.images import resize_to
+from ..core.losses import gram_matrix
+from ..core.losses import total_variation as _tv
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma weights
 K1, K2 = 0.01, 0.03           # SSIM's standard stabilising constants (Wang et al. 2004)

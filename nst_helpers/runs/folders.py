@@ -8,7 +8,7 @@ into place (images.atomic_file), so a file with its final name is always whole. 
 *complete* only when its marker file DONE exists; save_run writes DONE after every other
 file. A folder without DONE (a save killed half-way, a run that never finished) is
 incomplete: is_complete() says so, find_runs() skips it, load_run() refuses it with a clear
-error, and experiments.latest_or_run never re-uses it. Folders written before this rule
+error, and notebook.compare.latest_or_run never re-uses it. Folders written before this rule
 existed have no DONE either and are skipped the same way.
 
 A run that keeps checkpoints (checkpoint.py: the command line's) writes into its folder from
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
-from .config import StyleConfig
-from .images import atomic_file, load_image, save_image
+from ..core.config import StyleConfig
+from ..core.images import atomic_file, load_image, save_image
 
 HISTORY_FIELDS = ("step", "total", "content", "style", "tv", "lr", "elapsed", "size", "event")
 DONE = "DONE"  # the completion marker, always the last file written into a run folder
@@ -104,7 +104,7 @@ def save_run(result, root="outputs", name: str | None = None, extra: dict | None
 
     folder: an existing unfinished run folder to complete (a checkpointed run's) instead of a
     new one under root/name; it also gets final.pt, and loses its checkpoint after DONE."""
-    from .plots import comparison_figure, loss_figure, save_gif  # matplotlib here only: the core imports this module
+    from .plots import comparison_figure, loss_figure, save_gif  # late: matplotlib loads only when a run is saved
     cfg = result.config
     if folder is None:
         new, folder = True, new_run_dir(name or cfg.name, root)
@@ -162,7 +162,7 @@ def load_run(folder) -> dict:
     if not is_complete(folder):
         raise IncompleteRunError(
             f"{folder} is an incomplete run folder (no {DONE} file: its save was interrupted or "
-            "is still going); load a complete one (runs.find_runs lists them) or run again")
+            "is still going); load a complete one (nst_helpers.runs.folders.find_runs lists them) or run again")
     meta = json.loads((folder / "config.json").read_text())
     return {"folder": folder, "meta": meta, "config": StyleConfig.from_dict(meta["config"]),
             "history": read_history(folder), "image": load_image(folder / "final.png"),

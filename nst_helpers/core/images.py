@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .files import path_problem
+
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
@@ -159,12 +161,8 @@ def load_image(source, max_size: int | None = None, min_size: int = 32) -> torch
     if isinstance(source, (str, os.PathLike)):
         path = pathlib.Path(source)
         name = str(path)
-        if not path.exists():
-            raise ImageError(f"{name}: no such file. Check the path (relative paths start at {os.getcwd()}).")
-        if path.is_dir():
-            raise ImageError(f"{name} is a directory, not an image file. Pass the path of an image file inside it.")
-        if path.stat().st_size == 0:
-            raise ImageError(f"{name} is empty (0 bytes). Re-download or re-export the image.")
+        if problem := path_problem(path):
+            raise ImageError(problem)
         rgb = _pil_to_rgb(_decode(path, name), name)
     elif isinstance(source, Image.Image):
         name = "the given image"

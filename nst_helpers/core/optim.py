@@ -95,17 +95,3 @@ class EarlyStopping:
         before = min(self.losses[: -self.window])
         recent = min(self.losses[-self.window:])
         return recent > before * (1 - self.tol)
-
-
-def pyramid_sizes(size: int, scales: int) -> list[int]:
-    """Longest sides, coarse to fine, a factor sqrt(2) apart, ending exactly at `size`."""
-    return [max(16, round(size / math.sqrt(2) ** k)) for k in reversed(range(scales))]
-
-
-def split_steps(steps: int, scales: int, scale_steps: list | None = None) -> list[int]:
-    """Step budget per scale: the explicit list, else an equal split (the remainder to the finest)."""
-    if scale_steps is not None:
-        return list(scale_steps)
-    base = [steps // scales] * scales
-    base[-1] += steps - sum(base)
-    return base

@@ -9,22 +9,21 @@ knows no screen: it reports through callbacks and an optional tqdm progress bar.
 Speed (benchmarks/README.md has the figures): L-BFGS never pays twice for one point (its
 line search ends where the next step starts).
 
-Checkpoints and resuming (checkpoint.py): with checkpoint_dir the loop saves its whole state
-there with every snapshot and when interrupted; resume_from continues such a checkpoint.
+Checkpoints and resuming (state.py, runs/checkpoint.py): given `checkpoints`, the loop saves its
+whole state with every snapshot and when interrupted; resume_from continues such a checkpoint.
 """
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
-from . import checkpoint, images, optim
-from .budget import check_memory
-from .backbones import load_backbone
+from . import images, optim, plan, state
+from ..backbones import load_backbone
 from .config import StyleConfig
-from .devices import on_device, pick_device  # noqa: F401  (pick_device: public here too)
-from .start import as_image, initial_image, level_shape  # noqa: F401  (level_shape: public here too)
-from .objective import StyleObjective, autocast_for  # noqa: F401  (autocast_for: public here too)
+from .devices import on_device, pick_device
+from .memory import check_memory
+from .objective import StyleObjective
+from .start import as_image, initial_image
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -56,38 +55,7 @@ def _project(z: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> None:
         z.copy_(torch.maximum(torch.minimum(z, hi), lo))
 
 
-@dataclass
-class _Loop:
-    """What the steps of every scale share: the result being filled, the step count, reporting."""
-    result: TransferResult
-    cfg: StyleConfig
-    callbacks: tuple
-    callback_every: int
-    stop_event: object
-    bar: object
-    t0: float
-    step: int = 0
-    image: torch.Tensor | None = None   # the latest finite image, (1, 3, h, w) on the device
-    checkpoint_dir: Path | None = None  # where checkpoints go (None: nowhere)
-    state: checkpoint.ScaleState | None = None  # the current scale's optimisation
-    boundary: bool = True               # between steps: `state` is whole and can be checkpointed
-    checkpointed: int | None = None     # the step of the checkpoint on disk
-
-    def report(self, row: dict, x: torch.Tensor) -> None:
-        self.image = x
-        if self.step % self.cfg.snapshot_every == 0:
-            self.result.snapshots[self.step] = x.cpu()
-            if self.checkpoint_dir is not None:
-                checkpoint.save(self)
-        if self.callbacks and self.step % self.callback_every == 0:
-            for cb in self.callbacks:
-                cb(self.step, row, x.cpu())
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{row['total']:.4g}", size=row["size"])
-
-
-def _optimise_scale(loop: _Loop, objective: StyleObjective, x: torch.Tensor, budget: int, size: int,
+def _optimise_scale(loop: state.Loop, objective: StyleObjective, x: torch.Tensor, budget: int, size: int,
                     scale: int = 0, saved: dict | None = None) -> str | None:
     """Up to `budget` optimiser steps from image x (1, 3, h, w), or on from a checkpoint's state of
     this scale (`saved`, x its image); loop.image ends as the last finite image. Returns why it
@@ -101,11 +69,11 @@ def _optimise_scale(loop: _Loop, objective: StyleObjective, x: torch.Tensor, bud
     sched = optim.make_scheduler(cfg.lr_schedule, opt, budget)
     stopper = optim.EarlyStopping(cfg.early_stop_window, cfg.early_stop_tol)
     memo = {}  # L-BFGS: the last evaluation, {z, grad, total, parts}
-    state = checkpoint.ScaleState(scale, z, opt, sched, stopper, memo)
+    level = state.ScaleState(scale, z, opt, sched, stopper, memo)
     if saved:
-        checkpoint.restore_scale(state, saved)
-    loop.image, loop.state, loop.boundary = x, state, True
-    for _ in range(state.step, budget):
+        state.restore_scale(level, saved)
+    loop.image, loop.state, loop.boundary = x, level, True
+    for _ in range(level.step, budget):
         loop.boundary = False  # mid-step, z and the optimiser's state disagree
         row, bad = {}, []
 
@@ -143,8 +111,8 @@ def _optimise_scale(loop: _Loop, objective: StyleObjective, x: torch.Tensor, bud
             return "diverged"
         optim.scheduler_step(sched, row["total"])
         early = stopper.should_stop(row["total"])
-        state.step += 1
-        state.done, state.reason = early or state.step == budget, "early_stop" if early else None
+        level.step += 1
+        level.done, level.reason = early or level.step == budget, "early_stop" if early else None
         row["event"] = "early_stop" if early else ""
         loop.boundary = True  # the step is whole: report() may checkpoint it
         loop.report(row, x)
@@ -157,20 +125,21 @@ def _optimise_scale(loop: _Loop, objective: StyleObjective, x: torch.Tensor, bud
 
 
 def run(content, style, config: StyleConfig | None = None, callbacks=(), callback_every: int = 10,
-        backbone=None, device=None, progress: bool = True, stop_event=None, checkpoint_dir=None,
+        backbone=None, device=None, progress: bool = True, stop_event=None, checkpoints=None,
         resume_from: dict | None = None) -> TransferResult:
     """Stylise `content` with `style` (paths, PIL images, arrays or (1,3,H,W) tensors in [0,1]).
 
     callbacks: callables f(step, losses_dict, image) called every `callback_every` steps and
-    at the end; image is a detached (1,3,h,w) CPU tensor. stop_event: anything with is_set()
-    (threading.Event); when set, the run ends after the current step. Ctrl-C / the notebook's
-    interrupt also ends it and returns what exists so far. A given `backbone` is never moved:
-    on another device, the run uses a copy.
+    at the end; image is a detached (1,3,h,w) CPU tensor. A callback with a `start(levels)`
+    method hears the run's plan (plan.Level list) before the first step. stop_event: anything
+    with is_set() (threading.Event); when set, the run ends after the current step. Ctrl-C / the
+    notebook's interrupt also ends it and returns what exists so far. A given `backbone` is never
+    moved: on another device, the run uses a copy.
 
-    checkpoint_dir: a run folder to keep a checkpoint in, at the start, with every snapshot and
-    when interrupted (checkpoint.py; an exception from a callback is re-raised after that).
-    resume_from: a checkpoint (checkpoint.load) to go on from; content, style and config are
-    then its own (pass None), and so must the backbone be (checkpoint.resume does all this).
+    checkpoints: where the run keeps its state, at the start, with every snapshot and when
+    interrupted (runs.checkpoint.Checkpoints(folder); an exception from a callback is re-raised
+    after that). resume_from: a checkpoint payload (runs.checkpoint.load) to go on from; content,
+    style and config are then its own (pass None), and so must the backbone be (runs.checkpoint.resume).
     """
     cfg = StyleConfig.from_dict(resume_from["config"]) if resume_from else (config or StyleConfig())
     dev = pick_device(device)
@@ -179,57 +148,64 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     # resumed: the images as the run sized them, the same numbers whatever happened to the files since
     content_full, style_full = ((resume_from["content"], resume_from["style"]) if resume_from
                                 else (as_image(content, cfg.size), as_image(style, cfg.size)))
-    sizes = optim.pyramid_sizes(cfg.size, cfg.scales)
-    budgets = optim.split_steps(cfg.steps, cfg.scales, cfg.scale_steps)
-    shapes = [level_shape(content_full.shape[-2:], s, cfg.size) for s in sizes]
-    if min(shapes[-1]) < net.min_size:
-        raise ValueError(f"content image is {tuple(content_full.shape[-2:])} at size={cfg.size}; "
-                         f"{net.name} needs at least {net.min_size} px per side: raise size")
-    while min(shapes[0]) < net.min_size:  # a wide image: coarse levels too thin for the backbone
-        sizes, shapes, budgets = sizes[1:], shapes[1:], [budgets[0] + budgets[1], *budgets[2:]]
+    levels = plan.plan(cfg, content_full.shape[-2:], net.min_size, net.name)
+    for cb in callbacks:
+        if hasattr(cb, "start"):
+            cb.start(levels)
     result = TransferResult(content_full, [], {}, cfg, net.name, str(dev), content=content_full, style=style_full)
     bar = None
     if progress:
         from .progress import progress_bar  # tqdm on a terminal or in a notebook, plain lines in a log
         bar = progress_bar(total=cfg.steps, desc=f"{cfg.name} on {net.name}", unit="step")
-    loop = _Loop(result, cfg, tuple(callbacks), callback_every, stop_event, bar, time.perf_counter(),
-                 checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir))
-    saved, start = checkpoint.begin(loop, resume_from, len(sizes))
+    loop = state.Loop(result, cfg, tuple(callbacks), callback_every, stop_event, bar, time.perf_counter(), checkpoints)
     try:
-        for scale, (size, budget, hw) in enumerate(zip(sizes, budgets, shapes)):
-            if scale < start:
-                continue  # finished before the checkpoint
-            here = saved if saved and saved["index"] == scale else None
-            content_s = images.resize_to(content_full, hw).to(dev)
-            style_s = images.resize_to(style_full, hw).to(dev)
-            objective = StyleObjective(net, cfg, content_s, style_s)
-            if here:
-                x = loop.image
-            elif loop.image is None:
-                x = initial_image(cfg, content_s, style_s)
-            else:
-                x = images.resize_to(loop.image, hw)
-            reason = _optimise_scale(loop, objective, x, budget, size, scale, here)
-            if reason in ("stopped", "diverged") or (reason == "early_stop" and scale == len(sizes) - 1):
-                result.stop_reason = reason
-            if reason in ("stopped", "diverged"):
-                break
+        _run_levels(loop, net, levels, content_full, style_full, resume_from)
     except KeyboardInterrupt:
         result.stop_reason = "interrupted"
     except BaseException:
-        if loop.checkpoint_dir is not None:
-            checkpoint.keep_work(loop)  # save what exists, then let the error go on
+        if checkpoints is not None:
+            checkpoints.keep_work(loop)  # save what exists, then let the error go on
         raise
     finally:
         if bar is not None:
             bar.close()
-    if loop.checkpoint_dir is not None and result.stop_reason in ("interrupted", "stopped"):
-        checkpoint.keep_work(loop)
+    if checkpoints is not None and result.stop_reason in ("interrupted", "stopped"):
+        checkpoints.keep_work(loop)
+    _finish(loop)
+    return result
+
+
+def _run_levels(loop: state.Loop, net, levels: list, content_full, style_full, resume_from) -> None:
+    """Every pyramid level in turn, from the checkpoint's level when resumed; sets stop_reason."""
+    result, dev = loop.result, torch.device(loop.result.device)
+    saved, start = state.begin(loop, resume_from, len(levels))
+    for index, level in enumerate(levels):
+        if index < start:
+            continue  # finished before the checkpoint
+        here = saved if saved and saved["index"] == index else None
+        content_s = images.resize_to(content_full, level.shape).to(dev)
+        style_s = images.resize_to(style_full, level.shape).to(dev)
+        objective = StyleObjective(net, loop.cfg, content_s, style_s)
+        if here:
+            x = loop.image
+        elif loop.image is None:
+            x = initial_image(loop.cfg, content_s, style_s)
+        else:
+            x = images.resize_to(loop.image, level.shape)
+        reason = _optimise_scale(loop, objective, x, level.steps, level.size, index, here)
+        if reason in ("stopped", "diverged") or (reason == "early_stop" and index == len(levels) - 1):
+            result.stop_reason = reason
+        if reason in ("stopped", "diverged"):
+            return
+
+
+def _finish(loop: state.Loop) -> None:
+    """The result's final image and time; the callbacks hear the last step if they have not."""
+    result = loop.result
     if loop.image is not None:
         result.image = loop.image.detach().clamp(0, 1).cpu()
         result.snapshots.setdefault(loop.step, result.image)
-        if callbacks and result.history and loop.step % callback_every != 0:
-            for cb in callbacks:
+        if loop.callbacks and result.history and loop.step % loop.callback_every != 0:
+            for cb in loop.callbacks:
                 cb(loop.step, result.history[-1], result.image)
     result.seconds = time.perf_counter() - loop.t0
-    return result

@@ -27,18 +27,16 @@ from pathlib import Path
 import ipywidgets as W
 from PIL import Image
 
-from . import images, optim, runs, transfer
+from ...backbones import BACKBONES, load_backbone
+from ...core import images, plan, transfer
+from ...core.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, SEED_STYLE_LAYERS, preset
+from ...core.devices import pick_device
+from ...runs import duration, metrics
+from ...runs import folders as runs
+from ...runs.plots import explorer_png
 from .controls import CHOOSER, PICKER, ROW, columns, paired, slider
-from .backbones import choose_backbone, load_backbone
-from .config import BACKBONES, OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, SEED_STYLE_LAYERS, preset
-from .plots import explorer_png
-from .budget import duration
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-# Rough CPU/GPU cost of one optimiser step per megapixel (s); a panel replaces a guess by
-# what its own runs measured. L-BFGS steps cost ~2 evaluations plus a line search.
-SECONDS_PER_MPX_STEP = {("efficientnet_lite0", "cpu"): 1.0, ("vgg19", "cpu"): 15.0}
-GPU_SECONDS_PER_MPX_STEP, LBFGS_FACTOR = 0.02, 1.2  # an L-BFGS step ~ 1.2 Adam steps (benchmarks)
 
 
 def summary(cfg) -> str:
@@ -66,7 +64,7 @@ class ExplorerPanel:
         for old in list(ExplorerPanel._panels):
             old.stop()
         ExplorerPanel._panels.add(self)
-        self.device = str(transfer.pick_device(device))
+        self.device = str(pick_device(device))
         # images/ here or one up: the same call works from the project root and from notebooks/
         self.images_dir = Path(images_dir or next((d for d in ("images", "../images") if Path(d).is_dir()), "images"))
         self.out_root = Path(out_root or self.images_dir.parent / "outputs")
@@ -175,14 +173,9 @@ class ExplorerPanel:
         """About how long `cfg` takes here: measured by this panel's runs, else a rough guess."""
         name = cfg.backbone
         if name == "auto":
-            name = "vgg19" if "locally" in choose_backbone("auto")[1] else "efficientnet_lite0"
-        per = self._speed.get((name, self.device, cfg.optimizer))
-        if per is None:
-            base = SECONDS_PER_MPX_STEP.get((name, self.device), GPU_SECONDS_PER_MPX_STEP)
-            per = base * (LBFGS_FACTOR if cfg.optimizer == "lbfgs" else 1.0)
-        sizes = optim.pyramid_sizes(cfg.size, cfg.scales)
-        budgets = optim.split_steps(cfg.steps, cfg.scales, cfg.scale_steps)
-        return per * sum(b * s ** 2 for s, b in zip(sizes, budgets)) / 1e6
+            from ...backbones import choose_backbone
+            name = choose_backbone("auto").likely
+        return duration.estimate(cfg, name, self.device, per_mpx_step=self._speed.get((name, self.device, cfg.optimizer)))
 
     @property
     def running(self) -> bool:
@@ -199,7 +192,7 @@ class ExplorerPanel:
         est = self.estimate_seconds(cfg)
         slow = " — lower steps or size for a quicker look" if est > 120 else ""
         self._set_status(f"Ready: {PRESET_DESCRIPTIONS[cfg.name]} · {summary(cfg)} · "
-                         f"about {duration(est)} on {self.device}{slow}")
+                         f"about {duration.in_words(est)} on {self.device}{slow}")
         if change is not None and change["owner"] in (self.content, self.style):
             self._show_inputs()
 
@@ -302,7 +295,7 @@ class ExplorerPanel:
                     left = row["elapsed"] / step * (cfg.steps - step)
                     if not self._stop.is_set():  # keep "Stopping…" visible
                         self._set_status(f"Running {cfg.name} on {net.name} ({self.device}): step {step}/{cfg.steps}"
-                                         f" · loss {row['total']:.4g} · {row['elapsed']:.1f} s, about {duration(left)} left")
+                                         f" · loss {row['total']:.4g} · {row['elapsed']:.1f} s, about {duration.in_words(left)} left")
 
             self._set_status(f"Running {cfg.name} on {net.name} ({self.device}): starting…")
             result = transfer.run(content, style, cfg, callbacks=[on_step], callback_every=1, backbone=net,
@@ -339,7 +332,7 @@ class ExplorerPanel:
         rows = [("steps", len(result.history), ""), ("stopped because", result.stop_reason, ""),
                 ("seconds", f"{result.seconds:.1f}", ""), ("backbone", result.backbone, "")]
         rows += [(f"final {k} loss", f"{last[k]:.4g}", "") for k in ("total", "content", "style") if k in last]
-        labels = getattr(sys.modules.get(f"{__package__}.metrics"), "METRICS", {})
+        labels = metrics.METRICS
         for k, v in self.metrics.items():
             label, meaning = labels.get(k, (k, ""))
             rows.append((label, f"{v:.4g}" if isinstance(v, float) else v, meaning))
@@ -365,6 +358,5 @@ class ExplorerPanel:
 def measure(result, backbone) -> dict:
     """nst_helpers.metrics.measure for a result, with the backbone it ran on (total loss left out:
     the panel shows the final losses already)."""
-    from . import metrics
     values = metrics.measure(result.image, result.content, result.style, backbone, result.history)
     return {k: v for k, v in values.items() if k != "total_loss"}

@@ -1,6 +1,8 @@
-"""A live loss plot for notebooks: one figure redrawn in place while `transfer.run` works.
+"""What a notebook shows: figures and markdown, and a run with a live loss plot.
 
-    plot = LiveLossPlot(config, every=10)
+    result, folder = run_live(s, "baseline", load_backbone(s.backbone))   # s: settings.settings(...)
+
+    plot = LiveLossPlot(config, every=10)       # or by hand
     result = run(content, style, config, callbacks=[plot], callback_every=1)
     plot.finish(result.history)
 
@@ -9,10 +11,15 @@ handle.update(...), so the cell keeps a single output (no flicker, no pile of pl
 It is sent as a PNG because a bare matplotlib Figure (no pyplot) has no image repr of its
 own in a kernel.
 """
-from IPython.display import Image, display
+from IPython.display import Image, Markdown, display
 from matplotlib.figure import Figure
 
-from .plots import draw_losses, png_bytes
+from ..core import transfer
+from ..runs import duration
+from ..runs.plots import draw_losses, png_bytes
+from .compare import save_result
+
+PREVIEW = 'recipe = "fast"'          # a notebook's way to a quick look (duration's hints name it)
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> Image:
@@ -71,3 +78,31 @@ class EarlySnapshots:
     def __call__(self, step: int, row: dict, image=None) -> None:
         if step in self.steps and image is not None:
             self.images[step] = image
+
+
+def show(fig: Figure, dpi: int = 80) -> None:
+    """Display a matplotlib Figure as a PNG (a bare Figure has no image repr in a kernel)."""
+    display(figure_png(fig, dpi))
+
+
+def show_gif(path) -> None:
+    display(Image(filename=str(path)))
+
+
+def show_markdown(text: str) -> None:
+    display(Markdown(text))
+
+
+def run_live(s, name: str, backbone, redraws: int = 20):
+    """Run preset `name` under settings `s` with a progress bar and a live loss plot, save its
+    run folder, and return (TransferResult, folder)."""
+    cfg = s.config(name)
+    plot = LiveLossPlot(cfg, every=max(5, cfg.steps // redraws))
+    clock = duration.DurationEstimate(cfg, preview=PREVIEW)   # "[nst] about 8 min ..." if over a minute
+    early = EarlySnapshots([k for k in (1, 2, 4, 8, 16) if k < cfg.snapshot_every])  # the style emerging
+    result = transfer.run(s.content, s.style, cfg, callbacks=[plot, clock, early], callback_every=1, backbone=backbone)
+    result.snapshots = {**early.images, **result.snapshots}  # kept in the run folder and its GIF too
+    plot.finish(result.history)
+    if note := duration.early_end_note(result.config, len(result.history), preview=PREVIEW):
+        print(note)
+    return result, save_result(result, s)

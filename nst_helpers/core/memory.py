@@ -1,14 +1,11 @@
-"""Before and around a run: will it fit in memory, how long will it take, and was a seed run
-stopped long before its style could show.
+"""Will a run fit in memory? transfer.run asks before it allocates anything, and so does the
+command line before it loads an image; NotEnoughMemory says how much and what size fits.
 
     check_memory(cfg, device, "vgg19", content)     # NotEnoughMemory before anything is allocated
-    transfer.run(..., callbacks=[DurationEstimate(cfg)], callback_every=1)   # "[nst] about 8 min ..."
-    early_end_note(cfg, len(result.history))        # "[nst] 30 of the baseline preset's 5000 steps: ..."
 """
 import functools
 
-from . import optim
-from .config import PRESET_TABLE, preset
+from . import optim, plan
 
 # Peak memory of a run above the memory before it, MiB = a + b * megapixels of its largest
 # pyramid level, measured with benchmarks/memory.py: a fresh process per run, peak RSS from
@@ -30,8 +27,6 @@ MEASURED_HISTORY = 20   # optim.make_optimizer's L-BFGS history when the table w
 FALLBACK = "vgg19"      # a backbone of the caller's own: assume the heaviest one measured
 VECTOR_BYTES = 12       # one image-sized float32 vector: 3 channels x 4 bytes per pixel
 HEADROOM = 0.9          # use at most 90 % of what is free: the estimate is an estimate
-PREVIEW = "--preset fast"
-EARLY_SHARE = 0.2       # a seed run with under a fifth of its Adam steps still looks like the photo
 
 
 class NotEnoughMemory(MemoryError, ValueError):
@@ -127,8 +122,8 @@ def check_memory(cfg, device=None, backbone: str | None = None, content=None, fl
     content: the content image, for its aspect (None: square). flag: how the fix names the
     size (the CLI's --size, "size=" for Python)."""
     import torch
-    from .backbones import choose_backbone
-    from .transfer import pick_device
+    from ..backbones import choose_backbone
+    from .devices import pick_device
     dev = pick_device(device) if not isinstance(device, torch.device) else device
     name = backbone or cfg.backbone
     name = choose_backbone(name)[0] if name == "auto" else name
@@ -136,7 +131,8 @@ def check_memory(cfg, device=None, backbone: str | None = None, content=None, fl
     if free is None:
         return
     ratio, mixed = aspect(content), _mixed_active(cfg, dev)   # content None: square
-    need = estimate_bytes(cfg, name, _pixels(cfg.size, ratio), mixed)
+    largest = max(level.pixels for level in plan.plan(cfg, (max(1, round(cfg.size * ratio)), cfg.size)))
+    need = estimate_bytes(cfg, name, largest, mixed)
     if need <= HEADROOM * free:
         return
     fits = largest_size(cfg, name, free, ratio, mixed)
@@ -144,84 +140,3 @@ def check_memory(cfg, device=None, backbone: str | None = None, content=None, fl
            "close other programs or use a machine with more memory")
     raise NotEnoughMemory(f"a {cfg.size} px run on {name} needs about {_gb(need)} of memory, "
                           f"{where} has {_gb(free)} free; {fix}")
-
-
-def seed_recipe(cfg) -> bool:
-    """A seed preset run the seed's way: Adam from the photo (its style needs thousands of steps)."""
-    return cfg.name in PRESET_TABLE and cfg.optimizer == "adam" and cfg.init == "content"
-
-
-def duration(s: float) -> str:
-    """Seconds in words a person reads at a glance: '< 1 s', '40 s', '8 min', '1.5 h'."""
-    return "< 1 s" if s < 1 else f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
-
-
-def _per_step(s: float) -> str:
-    return f"{s:.2f} s" if s < 10 else f"{s:.0f} s"
-
-
-def say(line: str) -> None:
-    """Print a line on stdout without breaking a tqdm bar being drawn."""
-    import sys
-    from tqdm import tqdm
-    tqdm.write(line)
-    sys.stdout.flush()
-
-
-def levels(cfg, first_size: int | None = None) -> list[tuple[int, int]]:
-    """[(longest side, steps)] of the pyramid levels transfer.run optimises, coarse to fine;
-    first_size: the size its first step ran at (levels too thin for the backbone are dropped
-    there, their steps going to the next level)."""
-    out = list(zip(optim.pyramid_sizes(cfg.size, cfg.scales), optim.split_steps(cfg.steps, cfg.scales, cfg.scale_steps)))
-    while first_size is not None and len(out) > 1 and out[0][0] < first_size:
-        out = [(out[1][0], out[0][1] + out[1][1]), *out[2:]]
-    return out
-
-
-class DurationEstimate:
-    """A transfer.run callback that prints, once, how long the whole run will take, if that is
-    over `threshold_s`: the time per step measured over `after_steps` steps after the first
-    (its warm-up) at one pyramid level, extrapolated over the remaining steps in proportion to
-    each level's pixels. Works with any callback_every (1 estimates soonest). preview: how to
-    get a quick look, named for seed-recipe runs (None: never). `seconds`: the estimate made."""
-
-    def __init__(self, cfg, print_fn=say, threshold_s: float = 60.0, after_steps: int = 3, preview: str | None = PREVIEW):
-        self.cfg, self.print_fn, self.threshold_s, self.after_steps = cfg, print_fn, threshold_s, after_steps
-        self.preview = preview if seed_recipe(cfg) else None
-        self.start, self.levels, self.seconds = None, None, None   # start: (step, elapsed, size)
-
-    def __call__(self, step: int, row: dict, image=None) -> None:
-        if self.seconds is not None:
-            return
-        size = row["size"]
-        if self.levels is None:
-            self.levels = levels(self.cfg, size)
-        if self.start is None or self.start[2] != size:   # a level's first step: its warm-up
-            self.start = (step, row["elapsed"], size)
-            return
-        if step - self.start[0] < self.after_steps:
-            return
-        per = (row["elapsed"] - self.start[1]) / (step - self.start[0])  # s a step at `size`
-        rest, done = 0.0, 0
-        for s, budget in self.levels:   # the steps after this one, each priced by its pixels
-            rest += max(0, min(budget, done + budget - step)) * (s / size) ** 2
-            done += budget
-        self.seconds = row["elapsed"] + per * rest
-        if self.seconds > self.threshold_s:
-            full = self.levels[-1][0]
-            at = f" at {full} px" if full != size or len(self.levels) > 1 else ""
-            hint = f"; for a preview in seconds use {self.preview}" if self.preview else ""
-            self.print_fn(f"[nst] about {duration(max(self.seconds, 1.0))} for {self.cfg.steps} steps "
-                          f"({_per_step(per * (full / size) ** 2)} a step{at} here){hint}")
-
-
-def early_end_note(cfg, steps_run: int, preview: str = PREVIEW) -> str | None:
-    """One line when a seed-recipe run ran far fewer steps than its preset's budget (its result
-    still looks like the photo), else None."""
-    if not seed_recipe(cfg):
-        return None
-    full = preset(cfg.name).steps
-    if steps_run >= EARLY_SHARE * full:
-        return None
-    return (f"[nst] {steps_run} of the {cfg.name} preset's {full} steps: the result still looks like the photo; "
-            f"the seed's style needs its full budget (or use {preview})")

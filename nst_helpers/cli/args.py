@@ -1,0 +1,141 @@
+"""The command line's arguments and its cheap checks: the parser (one-line errors), the device,
+the output folder. Nothing here loads torch except check_device, and only when --device is given."""
+import argparse
+import math
+import tempfile
+from pathlib import Path
+
+from ..backbones.layers import BACKBONES
+from ..core.config import PRESET_DESCRIPTIONS, PRESETS, StyleConfig
+from ..core.plan import SNAPSHOTS_ON_SHORT_RUNS
+from ..runs import duration
+
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+class UsageError(Exception):
+    """A bad command-line input; its message is the line the user sees after 'error: '."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block and exit
+        message = message.removeprefix("argument ")  # "--steps: ...", as the other lines name flags
+        raise UsageError(message if ";" in message else f"{message}; see {self.prog} --help")
+
+    def _check_value(self, action, value):  # a bad --preset/--backbone: what it is, and the choices
+        if action.choices is not None and value not in action.choices:
+            flag = action.option_strings[-1]
+            raise UsageError(f"{flag} {value!r} is not a {flag.lstrip('-')}; "
+                             f"choose one of {', '.join(map(str, action.choices))}")
+        super()._check_value(action, value)
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    def _get_help_string(self, action):
+        # a default only where it says something: not None (the help says what happens), not on a
+        # required argument or a flag, not twice where the help names it already
+        if action.default is None or action.default is False or action.required or "(default" in action.help:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give one like 300") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not positive; give a whole number >= 1")
+    return n
+
+
+def _weight(text: str) -> float:
+    try:
+        w = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a finite number >= 0, e.g. 1e6") from None
+    if not math.isfinite(w) or w < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number >= 0; give one like 1 or 1e6")
+    return w
+
+
+def presets_help() -> str:
+    """The presets, each with what it does and what it costs on a 2-core CPU (runs/duration.py's
+    measured table; the run itself prints its own estimate after a few steps)."""
+    from ..core.config import preset
+
+    def cost(name):
+        cfg = preset(name)
+        each = [f"{duration.in_words(duration.estimate(cfg, b, 'cpu'))} on {b}" for b in ("efficientnet_lite0", "vgg19")]
+        return f"{cfg.steps} steps at {cfg.size} px: about {' or '.join(each)} on a 2-core CPU"
+    return "Presets: " + "; ".join(f"{k}: {v} ({cost(k)})" for k, v in PRESET_DESCRIPTIONS.items())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = StyleConfig()
+    p = _Parser(
+        prog="python -m nst_helpers",
+        description="Gatys-style neural style transfer. Writes a run folder with the result, "
+                    "snapshots, loss curves, a side-by-side comparison and a progress GIF.",
+        formatter_class=_Help,
+        epilog=presets_help())
+    p.add_argument("--content", metavar="PATH", help="content photo (required, unless --resume)")
+    p.add_argument("--style", metavar="PATH", help="style image (required, unless --resume)")
+    p.add_argument("--preset", default="fast", choices=PRESETS,
+                   help="settings to start from: fast gives a picture in seconds; the seed's presets run 5000 Adam steps")
+    p.add_argument("--steps", type=_count, default=None, metavar="N", help="optimiser steps (default: the preset's)")
+    p.add_argument("--size", type=_count, default=None, metavar="PX",
+                   help=f"longest side in pixels (default: the preset's; {d.size} for the seed presets)")
+    p.add_argument("--content-weight", type=_weight, default=None, metavar="W", help="content weight (default: the preset's)")
+    p.add_argument("--style-weight", type=_weight, default=None, metavar="W", help="style weight (default: the preset's)")
+    p.add_argument("--backbone", default="auto", choices=BACKBONES,
+                   help="auto = VGG19 if its weights can be had, else the offline EfficientNet-Lite0")
+    p.add_argument("--out", default="outputs", metavar="DIR", help="root folder for run folders")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--snapshot-every", type=_count, default=None, metavar="N",
+                   help="a snapshot, and a checkpoint to resume from, every N steps "
+                        f"(default: the preset's; about {SNAPSHOTS_ON_SHORT_RUNS} in a run too short for it)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="finish an interrupted run from its last checkpoint, in its own folder, with its own settings")
+    return p
+
+
+def check_device(name: str) -> str:
+    """`name` as torch spells it, if it is cpu, cuda[:N] or mps and present here; else UsageError."""
+    import torch
+    choices = "choose one of cpu, cuda, cuda:N, mps, or leave --device out to use the best available"
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {name!r} is not a device name; {choices}") from None
+    if dev.type not in DEVICE_TYPES:
+        raise UsageError(f"--device {name!r} is not a device this program runs on; {choices}")
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UsageError(f"--device {name}: no CUDA device on this machine; use --device cpu, or leave --device out")
+        if dev.index is not None and dev.index >= count:
+            raise UsageError(f"--device {name}: this machine has {count} CUDA device(s); use cuda:0 .. cuda:{count - 1}")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UsageError(f"--device {name}: no Apple MPS device on this machine; use --device cpu, or leave --device out")
+    return str(dev)
+
+
+def check_out(root) -> Path:
+    """Create the run root and prove it writable (a file made and removed), before any run."""
+    path = Path(root)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise UsageError(f"--out {root}: cannot write there ({err.strerror or err}); "
+                         "choose a folder you can write to, e.g. --out outputs") from None
+    return path
+
+
+# flags that --resume refuses: a resumed run goes on with the settings it started with
+RESUME_CONFLICTS = ("content", "style", "preset", "steps", "size", "content_weight", "style_weight", "backbone",
+                    "out", "seed", "snapshot_every")

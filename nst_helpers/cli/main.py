@@ -1,0 +1,129 @@
+"""Command line: python -m nst_helpers --content PATH --style PATH [--preset fast] ...
+
+Every bad input ends in one line on stderr, `error: <what was wrong>; <how to fix it>`, and
+exit code 2, never a traceback. The cheap checks (arguments, the image paths, settings, then the
+device, memory and the output folder) run before any image or backbone is loaded, so a mistake
+never costs a run; --help, a bad flag, a missing file or bad settings answer before torch loads.
+
+A run keeps checkpoints in its folder (created when the run starts). Ctrl-C or SIGTERM ends it
+after the current step (a second one at once), leaves the work there and prints the command
+that finishes it, `--resume RUN_DIR`; the exit code is then 128 + the signal (130, 143).
+"""
+import signal
+import sys
+from pathlib import Path
+
+from ..core.config import ConfigError, StyleConfig, preset
+from ..core.files import path_problem
+from ..runs import duration
+from .args import RESUME_CONFLICTS, UsageError, build_parser, check_device, check_out
+from .signals import Signals
+
+FLAGS = ("steps", "size", "content_weight", "style_weight", "seed", "snapshot_every")  # config fields with a flag
+
+
+def _load_backbone(cfg):
+    """load_backbone, with missing or corrupt VGG19 weights as one clear line (vgg.CorruptWeights)."""
+    from ..backbones import load_backbone
+    from ..backbones.vgg import WeightsUnavailable
+    try:
+        return load_backbone(cfg.backbone, pooling=cfg.pooling)
+    except WeightsUnavailable as err:
+        raise UsageError(str(err)) from None
+
+
+def _settings(args) -> StyleConfig:
+    if args.content_weight == 0 and args.style_weight == 0:
+        raise UsageError("--content-weight 0 and --style-weight 0 leave nothing to optimise; "
+                         "give at least one of them a positive weight")
+    given = {"steps": args.steps, "size": args.size, "content_weight": args.content_weight,
+             "style_weight": args.style_weight, "snapshot_every": args.snapshot_every}
+    # a short --steps gets a few snapshots (plan.snapshot_every), as everywhere
+    return preset(args.preset, backbone=args.backbone, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+
+
+def _resume(args, sig: Signals):
+    parser = build_parser()
+    given = [f"--{k.replace('_', '-')}" for k in RESUME_CONFLICTS if getattr(args, k) != parser.get_default(k)]
+    if given:
+        raise UsageError(f"--resume goes on with the settings its run started with; leave out {' '.join(given)}")
+    device = check_device(args.device) if args.device is not None else None
+    from ..runs import checkpoint  # torch: after the cheap checks
+    saved = checkpoint.load(args.resume)
+    sig.folder = Path(args.resume)
+    cfg = StyleConfig.from_dict(saved["config"])
+    net = _load_backbone(cfg.replace(backbone=saved["backbone"]))  # the backbone 'auto' chose then
+    sig.running = True
+    try:
+        result = checkpoint.resume(args.resume, backbone=net, device=device or check_device(saved["device"]),
+                                   progress=not args.no_progress, stop_event=sig, saved=saved)
+    finally:
+        sig.running = False
+    return result, sig.folder
+
+
+def _run(argv, sig: Signals):
+    args = build_parser().parse_args(argv)
+    if args.resume is not None:
+        return _resume(args, sig)
+    missing = [f"--{k}" for k in ("content", "style") if getattr(args, k) is None]
+    if missing:
+        raise UsageError(f"the following arguments are required: {', '.join(missing)}; see python -m nst_helpers --help")
+    for flag in ("content", "style"):   # a missing file is named before torch loads
+        if problem := path_problem(getattr(args, flag)):
+            raise UsageError(problem)
+    cfg = _settings(args)
+    device = check_device(args.device) if args.device is not None else None
+    from ..core import images, memory, transfer  # torch: after the cheap checks
+    from ..runs import checkpoint, folders
+    memory.check_memory(cfg, device, cfg.backbone, args.content)  # a run too big for memory: refused now
+    out = check_out(args.out)
+    content = images.load_image(args.content, max_size=cfg.size)
+    style = images.load_image(args.style, max_size=cfg.size)
+    net = _load_backbone(cfg)
+    sig.folder, sig.running = folders.new_run_dir(cfg.name, out), True  # made now: the run keeps its checkpoints there
+    try:
+        result = transfer.run(content, style, cfg, backbone=net, device=device, progress=not args.no_progress,
+                              stop_event=sig, checkpoints=checkpoint.Checkpoints(sig.folder),
+                              callbacks=[duration.DurationEstimate(cfg)], callback_every=1)  # every step: estimate soon
+    except BaseException:
+        if not any(sig.folder.iterdir()):
+            sig.folder.rmdir()  # refused before its first checkpoint: leave no empty folder
+        raise
+    finally:
+        sig.running = False
+    if result.stop_reason in ("interrupted", "stopped"):
+        return result, sig.folder
+    return result, folders.save_run(result, folder=sig.folder)
+
+
+def main(argv=None) -> int:
+    sig = Signals()
+    before = sig.install()
+    try:
+        result, folder = _run(argv, sig)
+    except KeyboardInterrupt:  # a signal before or after the run (while saving), or a second one
+        return sig.cut_short()
+    except ConfigError as err:   # a field with a flag is named by the flag the user typed
+        message = f"--{err.field.replace('_', '-')}: {err.why}" if err.field in FLAGS else str(err)
+    except (UsageError, ValueError, OSError) as err:  # ImageError, NotEnoughMemory, ResumeError are ValueErrors
+        message = str(err)
+    except KeyError as err:  # str(KeyError) adds quotes; its argument is the message
+        message = str(err.args[0] if err.args else err)
+    else:
+        if result.stop_reason in ("interrupted", "stopped"):
+            return sig.interrupted(result.message)
+        if result.stop_reason == "diverged":
+            print(f"[nst] {result.message}")
+        last = result.history[-1] if result.history else {}
+        print(f"[nst] {len(result.history)} steps in {result.seconds:.1f} s on {result.device} "
+              f"({result.stop_reason}); final loss {last.get('total', float('nan')):.4g}")
+        print(f"[nst] results in {folder}/ (final.png, comparison.png, loss.png, progress.gif)")
+        if note := duration.early_end_note(result.config, len(result.history)):
+            print(note)
+        return 0
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    print("error: " + " ".join(message.split()), file=sys.stderr)  # one line, whatever the message
+    return 2
