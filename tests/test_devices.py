@@ -14,6 +14,7 @@ from torch.utils._pytree import tree_leaves
 
 from nst_helpers import preset, run
 from nst_helpers.notebook import compare as experiments
+from nst_helpers.core import devices
 from nst_helpers.runs import metrics
 from nst_helpers.runs.folders import load_run, save_run
 
@@ -75,13 +76,13 @@ class StandIn(nn.Module):
 
 
 def test_module_device_follows_parameters_then_buffers():
-    assert metrics.module_device(StandIn()) == torch.device("cpu")
+    assert devices.module_device(StandIn()) == torch.device("cpu")
     class BufferOnly(nn.Module):
         def __init__(self):
             super().__init__()
             self.register_buffer("mean", torch.zeros(3, device="meta"))
-    assert metrics.module_device(BufferOnly()) == torch.device("meta")
-    assert metrics.module_device(nn.ReLU()) == torch.device("cpu")
+    assert devices.module_device(BufferOnly()) == torch.device("meta")
+    assert devices.module_device(nn.ReLU()) == torch.device("cpu")
 
 
 class OneDevicePerOp(TorchFunctionMode):
@@ -100,7 +101,7 @@ METRIC_CALLS = {
     "content_ssim": lambda x, y, net: metrics.content_ssim(x, y[..., :32, :32]),
     "content_distance": lambda x, y, net: metrics.content_distance(x, y, net),
     "gram_distance": lambda x, y, net: metrics.gram_distance(x, y, net),
-    "color_distance": lambda x, y, net: metrics.color_distance(x, y),
+    "colour_distance": lambda x, y, net: metrics.colour_distance(x, y),
     "total_variation": lambda x, y, net: metrics.total_variation(x),
     "high_frequency_energy": lambda x, y, net: metrics.high_frequency_energy(x),
 }

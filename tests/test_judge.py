@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from nst_helpers.runs import judge
+from nst_helpers.runs import judge, metrics
 
 
 def test_lab_of_known_colours():
@@ -23,8 +23,8 @@ def test_sliced_wasserstein_of_shifted_clouds():
     gen = torch.Generator().manual_seed(0)
     dirs = torch.randn(3, 64, generator=gen, dtype=torch.float64)
     dirs = dirs / dirs.norm(dim=0, keepdim=True)
-    assert judge.sliced_wasserstein(a, a + v) == pytest.approx(float((v @ dirs).abs().mean()), rel=1e-6)
-    assert judge.sliced_wasserstein(a, a) == 0.0
+    assert metrics.sliced_wasserstein(a, a + v) == pytest.approx(float((v @ dirs).abs().mean()), rel=1e-6)
+    assert metrics.sliced_wasserstein(a, a) == 0.0
 
 
 def test_structure_and_noise_by_construction():

@@ -89,19 +89,19 @@ def test_colour_matched_image_is_closer_in_colour(pair):
     hwc = np.asarray(content[0].permute(1, 2, 0).double())
     matched = match_histograms(hwc, np.asarray(style[0].permute(1, 2, 0).double()), channel_axis=-1)
     matched = torch.from_numpy(matched).permute(2, 0, 1)[None].float()
-    assert metrics.color_distance(matched, style) < 0.5 * metrics.color_distance(content, style)
-    assert metrics.color_distance(style, style) == 0.0
+    assert metrics.colour_distance(matched, style) < 0.5 * metrics.colour_distance(content, style)
+    assert metrics.colour_distance(style, style) == 0.0
     shuffled = style.reshape(1, 3, -1)[..., torch.randperm(style[0, 0].numel())].reshape(style.shape)
-    assert metrics.color_distance(shuffled, style) == pytest.approx(0.0, abs=1e-12)  # order-free
+    assert metrics.colour_distance(shuffled, style) == pytest.approx(0.0, abs=1e-12)  # order-free
 
 
 def test_colour_distance_is_deterministic_and_in_rgb_units():
     a = torch.zeros(1, 3, 16, 16)
     b = a + torch.tensor([0.3, 0.0, 0.4]).view(1, 3, 1, 1)   # a colour shift of length 0.5
-    assert metrics.color_distance(a, b) == metrics.color_distance(a, b)
+    assert metrics.colour_distance(a, b) == metrics.colour_distance(a, b)
     # for point masses the sliced W1 is mean |theta . d| = |d| * E|cos| = |d| / 2 on the 3-D sphere
-    assert metrics.color_distance(a, b, projections=4000) == pytest.approx(0.25, rel=0.03)
-    assert metrics.color_distance(a, b, seed=1) != metrics.color_distance(a, b, seed=2)
+    assert metrics.colour_distance(a, b, directions=4000) == pytest.approx(0.25, rel=0.03)
+    assert metrics.colour_distance(a, b, seed=1) != metrics.colour_distance(a, b, seed=2)
 
 
 def test_gram_distance_orders_style_and_content(pair, effnet):
@@ -126,7 +126,7 @@ def test_measure_and_history_helpers(pair, effnet):
     assert not metrics.loss_decreased([]) and math.isnan(metrics.final_loss([]))
 
 
-@pytest.mark.parametrize("name", ["content_ssim", "content_distance", "gram_distance", "color_distance",
+@pytest.mark.parametrize("name", ["content_ssim", "content_distance", "gram_distance", "colour_distance",
                                   "total_variation", "high_frequency_energy", "final_loss", "ssim"])
 def test_every_metric_says_what_higher_means(name):
     assert "higher" in getattr(metrics, name).__doc__.lower()

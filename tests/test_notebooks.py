@@ -116,7 +116,7 @@ def test_latest_or_run_reuses_only_matching_runs(tmp_path, monkeypatch, effnet, 
 # --- verdicts ------------------------------------------------------------------------------
 
 def rows(**changes):
-    base = dict(total_loss=1.0, ssim=0.5, content_distance=0.5, gram_distance=0.5, color_distance=0.1, tv=0.1, hf_energy=0.01)
+    base = dict(total_loss=1.0, ssim=0.5, content_distance=0.5, gram_distance=0.5, colour_distance=0.1, tv=0.1, hf_energy=0.01)
     out = {n: dict(base) for n in experiments.EXPERIMENTS}
     for key, value in changes.items():
         name, metric = key.split("__")

@@ -7,24 +7,27 @@ Four numbers per result (images (1, 3, H, W) in [0, 1]):
     style      sum_l mean((G_result - G_style)^2) / mean(G_style^2), G = F F^T / (C*H*W),
                over five judge layers (stem, block2, block5, block10, block16), divided by the
                same sum for the photo: 1 = no style taken, 0 = the style's statistics
-    colour     sliced Wasserstein distance of Lab pixel colours to the style's (64 random
-               directions, 256 quantiles), divided by the photo's: 1 = the photo's palette
+    colour     sliced Wasserstein distance of Lab pixel colours to the style's
+               (metrics.sliced_wasserstein), divided by the photo's: 1 = the photo's palette
     structure  Pearson correlation of the luminance-gradient magnitude with the photo's
                (1 = the photo's edges, 0 = none of them)
     noise      mean |Laplacian| of the luminance, divided by the style image's (above 1 =
                busier than the painting: speckle)
 
 Sizes: the result is resized to a long side of 384 px, the photo to the result's size,
-the style to a long side of 384.
+the style to a long side of 384. The Gram matrix, the luminance and the sliced Wasserstein
+distance are the ones of core.losses and runs.metrics: one definition each.
 """
 import torch
 import torch.nn.functional as F
 
+from ..core.devices import module_device
 from ..core.images import resize_to
+from ..core.losses import gram_matrix
+from .metrics import luminance, pixels, sliced_wasserstein
 
 JUDGE_SIZE = 384
 JUDGE_LAYERS = ("stem", "block2", "block5", "block10", "block16")  # Lite1/Lite2 (21 blocks)
-LUMA = (0.299, 0.587, 0.114)
 
 
 def judge_backbone_name(optimised: str) -> str:
@@ -39,15 +42,10 @@ def long_side(image: torch.Tensor, size: int = JUDGE_SIZE) -> torch.Tensor:
 
 
 def _grams(net, image: torch.Tensor) -> list:
-    dev = next(net.parameters()).device
+    """The judge layers' Gram matrices F F^T / (C*H*W), on the CPU."""
     with torch.no_grad():
-        feats = net(image.to(dev), list(JUDGE_LAYERS))
-    out = []
-    for name in JUDGE_LAYERS:
-        n, c, h, w = feats[name].shape
-        f = feats[name].float().reshape(n, c, h * w)
-        out.append((f @ f.transpose(1, 2) / (c * h * w)).cpu())
-    return out
+        feats = net(image.to(module_device(net)), list(JUDGE_LAYERS))
+    return [gram_matrix(feats[name], "size_independent").cpu() for name in JUDGE_LAYERS]
 
 
 def style_distance(result, photo, style, net) -> float:
@@ -75,41 +73,18 @@ def srgb_to_lab(image: torch.Tensor) -> torch.Tensor:
     return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
 
 
-def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int = 64, quantiles: int = 256,
-                       seed: int = 0) -> float:
-    """Sliced Wasserstein-1 distance between two point clouds (n, d) and (m, d): the mean over
-    random unit directions of the mean |difference| of their projections' quantiles."""
-    gen = torch.Generator().manual_seed(seed)
-    dirs = torch.randn(a.shape[1], directions, generator=gen, dtype=torch.float64)
-    dirs = dirs / dirs.norm(dim=0, keepdim=True)
-    q = torch.linspace(0, 1, quantiles, dtype=torch.float64)
-    qa = torch.quantile(a.double() @ dirs, q, dim=0)
-    qb = torch.quantile(b.double() @ dirs, q, dim=0)
-    return float((qa - qb).abs().mean())
-
-
-def _lab_points(image: torch.Tensor, limit: int = 60000) -> torch.Tensor:
-    pts = srgb_to_lab(image.cpu()).permute(0, 2, 3, 1).reshape(-1, 3)
-    step = max(1, pts.shape[0] // limit)  # torch.quantile has an input-size limit; a regular subsample
-    return pts[::step]
-
-
-def colour_distance(result, photo, style) -> float:
+def palette_distance(result, photo, style) -> float:
     """SWD of the result's Lab colours to the style's, divided by the photo's (1 = the photo's)."""
     result = long_side(result)
     photo = resize_to(photo, tuple(result.shape[-2:]))
-    s = _lab_points(long_side(style))
-    return sliced_wasserstein(_lab_points(result), s) / sliced_wasserstein(_lab_points(photo), s)
-
-
-def _luma(image: torch.Tensor) -> torch.Tensor:
-    return (image.cpu().double() * image.new_tensor(LUMA).double().view(1, 3, 1, 1).cpu()).sum(1, keepdim=True)
+    s = pixels(srgb_to_lab(long_side(style)))
+    return sliced_wasserstein(pixels(srgb_to_lab(result)), s) / sliced_wasserstein(pixels(srgb_to_lab(photo)), s)
 
 
 def gradient_magnitude(image: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) -> (N, 1, H-2, W-2) Sobel gradient magnitude of the luminance."""
     kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=torch.float64).view(1, 1, 3, 3)
-    y = _luma(image)
+    y = luminance(image.cpu().double())
     return torch.sqrt(F.conv2d(y, kx) ** 2 + F.conv2d(y, kx.transpose(-1, -2)) ** 2)
 
 
@@ -124,7 +99,7 @@ def structure(result, photo) -> float:
 def laplacian_energy(image: torch.Tensor) -> float:
     """Mean absolute 4-neighbour Laplacian of the luminance (valid positions only)."""
     k = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=torch.float64).view(1, 1, 3, 3)
-    return float(F.conv2d(_luma(image), k).abs().mean())
+    return float(F.conv2d(luminance(image.cpu().double()), k).abs().mean())
 
 
 def noise(result, style) -> float:
@@ -134,5 +109,5 @@ def noise(result, style) -> float:
 
 def judge(result, photo, style, net) -> dict:
     """All four numbers for one result: {style, colour, structure, noise}."""
-    return {"style": style_distance(result, photo, style, net), "colour": colour_distance(result, photo, style),
+    return {"style": style_distance(result, photo, style, net), "colour": palette_distance(result, photo, style),
             "structure": structure(result, photo), "noise": noise(result, style)}

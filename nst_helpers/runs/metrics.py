@@ -7,7 +7,7 @@ They use fixed, preset-independent layer weights, so every preset is measured wi
 same ruler (the presets' own weights are what is being compared).
 
 Devices: images and backbone may live anywhere. Feature metrics move the images to the
-backbone's device (module_device) and never move the backbone, which belongs to the caller;
+backbone's device (core.devices.module_device) and never move the backbone, which belongs to the caller;
 the other metrics work on the image's device and create their constants there (float64 ones
 on the CPU when the image is on MPS, which has no float64).
 
@@ -16,7 +16,7 @@ on the CPU when the image is on MPS, which has no float64).
     SSIM (luminance)      more content structure retained     content_ssim
     content distance      less content retained               content_distance
     Gram distance         less of the style's texture         gram_distance
-    colour distance       colours further from the style's    color_distance
+    colour distance       colours further from the style's    colour_distance
     total variation       less coherent (more edges/noise)    total_variation
     high-freq. energy     less coherent (more fine noise)     high_frequency_energy
 """
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from ..backbones.layers import resolve_layers
 from ..core.config import SEED_STYLE_LAYERS
+from ..core.devices import module_device
 from ..core.images import resize_to
 from ..core.losses import gram_matrix
 from ..core.losses import total_variation as _tv
@@ -40,18 +41,10 @@ METRICS = {
     "ssim": ("SSIM (luma)", "more content structure retained"),
     "content_distance": ("content distance", "less content retained"),
     "gram_distance": ("Gram distance", "less style texture"),
-    "color_distance": ("colour distance", "colours further from the style"),
+    "colour_distance": ("colour distance", "colours further from the style"),
     "tv": ("total variation", "less coherent"),
     "hf_energy": ("high-freq. energy", "less coherent (more fine noise)"),
 }
-
-
-def module_device(module) -> torch.device:
-    """Where a module's weights live: its first parameter's device, else its first buffer's,
-    else the CPU (a parameter-free module computes wherever its input is)."""
-    for tensor in (*module.parameters(), *module.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 def _float64_device(device: torch.device) -> torch.device:
@@ -60,7 +53,7 @@ def _float64_device(device: torch.device) -> torch.device:
 
 
 def luminance(image: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) RGB -> (N, 1, H, W) BT.601 luma, same range as the input."""
+    """(N, 3, H, W) RGB -> (N, 1, H, W) BT.601 luma, same range and dtype as the input."""
     w = image.new_tensor(LUMA).view(1, 3, 1, 1)
     return (image * w).sum(1, keepdim=True)
 
@@ -145,31 +138,43 @@ def gram_distance(image: torch.Tensor, style: torch.Tensor, backbone, layers=SEE
     return sum(dists) / len(dists)
 
 
-def color_distance(image: torch.Tensor, reference: torch.Tensor, projections: int = 64,
-                   quantiles: int = 256, seed: int = 0) -> float:
-    """Sliced Wasserstein-1 distance between the RGB pixel distributions of two images.
-
-    Higher means colours further from the reference's (0.0 for the same pixels, in any
-    order). Pixels are projected on `projections` random unit directions (a fixed seed:
-    deterministic) and the 1-D distributions compared through `quantiles` evenly spaced
-    quantiles, so the images may have different sizes. Units: RGB in [0, 1].
-    """
-    dev = _float64_device(image.device)
-    # drawn by a CPU generator, then moved: the same directions (and value) on every device
+def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int = 64, quantiles: int = 256,
+                       seed: int = 0) -> float:
+    """Sliced Wasserstein-1 distance between two point clouds (n, d) and (m, d): the mean over
+    `directions` random unit directions of the mean |difference| of the projections' quantile
+    functions, read at `quantiles` evenly spaced levels (k + 0.5) / quantiles with linear
+    interpolation between order statistics (so the clouds may differ in size). Directions come
+    from a CPU generator seeded with `seed`, then move to the points' device: the same value on
+    every device. float64, on the CPU for MPS (which has none)."""
+    dev = _float64_device(a.device)
     gen = torch.Generator().manual_seed(seed)
-    dirs = torch.randn(3, projections, generator=gen, dtype=torch.float64).to(dev)
+    dirs = torch.randn(a.shape[1], directions, generator=gen, dtype=torch.float64).to(dev)
     dirs = dirs / dirs.norm(dim=0, keepdim=True)
     levels = (torch.arange(quantiles, dtype=torch.float64, device=dev) + 0.5) / quantiles
 
-    def quantile_functions(img):  # (quantiles, projections)
-        pixels = img.detach().to(dev, torch.float64).reshape(3, -1).T   # (H*W, 3)
-        proj = (pixels @ dirs).sort(dim=0).values               # (H*W, projections)
-        pos = levels * (proj.shape[0] - 1)                       # linear interpolation between order stats
+    def quantile_functions(points):  # (quantiles, directions)
+        proj = (points.detach().to(dev, torch.float64) @ dirs).sort(dim=0).values
+        pos = levels * (proj.shape[0] - 1)
         lo, frac = pos.floor().long(), (pos - pos.floor())[:, None]
         hi = (lo + 1).clamp_max(proj.shape[0] - 1)
         return proj[lo] * (1 - frac) + proj[hi] * frac
 
-    return float((quantile_functions(image) - quantile_functions(reference)).abs().mean())
+    return float((quantile_functions(a) - quantile_functions(b)).abs().mean())
+
+
+def pixels(image: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) -> (H*W, C): the image's pixels as a point cloud."""
+    return image.reshape(image.shape[1], -1).T
+
+
+def colour_distance(image: torch.Tensor, reference: torch.Tensor, directions: int = 64,
+                    quantiles: int = 256, seed: int = 0) -> float:
+    """Sliced Wasserstein-1 distance between the RGB pixel distributions of two images.
+
+    Higher means colours further from the reference's (0.0 for the same pixels, in any
+    order); sizes may differ. Units: RGB in [0, 1]. See sliced_wasserstein.
+    """
+    return sliced_wasserstein(pixels(image), pixels(reference), directions, quantiles, seed)
 
 
 def total_variation(image: torch.Tensor) -> float:
@@ -213,7 +218,7 @@ def measure(image: torch.Tensor, content: torch.Tensor, style: torch.Tensor, bac
         "ssim": content_ssim(image, content),
         "content_distance": content_distance(image, content, backbone),
         "gram_distance": gram_distance(image, style, backbone),
-        "color_distance": color_distance(image, style),
+        "colour_distance": colour_distance(image, style),
         "tv": total_variation(image),
         "hf_energy": high_frequency_energy(image),
     }
