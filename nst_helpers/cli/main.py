@@ -19,6 +19,7 @@ from ..runs import duration
 from .args import RESUME_CONFLICTS, UsageError, build_parser, check_device, check_out
 from .signals import Signals
 
+NEEDED = ("torch", "torchvision", "numpy", "PIL", "tqdm", "matplotlib")  # what a run imports beyond the standard library
 FLAGS = ("steps", "size", "content_weight", "style_weight", "seed", "snapshot_every")  # config fields with a flag
 
 
@@ -110,6 +111,11 @@ def main(argv=None) -> int:
         message = str(err)
     except KeyError as err:  # str(KeyError) adds quotes; its argument is the message
         message = str(err.args[0] if err.args else err)
+    except ModuleNotFoundError as err:  # e.g. the system's python, not the project's .venv
+        if err.name is None or err.name.split(".")[0] not in NEEDED:
+            raise
+        message = (f"{err.name.split('.')[0]} is not installed for {sys.executable}; run `make demo` once to set up "
+                   ".venv, then use .venv/bin/python -m nst_helpers (or `source .venv/bin/activate` first)")
     else:
         if result.stop_reason in ("interrupted", "stopped"):
             return sig.interrupted(result.message)
