@@ -4,10 +4,9 @@ from typing import NamedTuple
 
 from torch import nn
 
-from . import efficientnet, vgg
+from . import vgg
 from .layers import BACKBONES
-from .features import (EfficientNetLite0Features, EfficientNetLite1Features,  # noqa: F401 (re-exported)
-                       EfficientNetLite2Features, EfficientNetLiteFeatures)
+from .features import EfficientNetLite0Features, EfficientNetLite1Features, EfficientNetLite2Features
 
 # Backbones that need no download, by name; "vgg19" is loaded apart (it may be offline).
 OFFLINE = {cls.name: cls for cls in (EfficientNetLite0Features, EfficientNetLite1Features,

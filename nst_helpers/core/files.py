@@ -1,7 +1,10 @@
-"""What can be said of an image path without reading it (no torch, no Pillow): the command line
-checks its --content and --style with this before it loads anything, and load_image does too."""
+"""Files without torch or Pillow: what can be said of an image path before reading it (the command
+line checks its --content and --style with this before it loads anything, and load_image does
+too), and writing a file so that no reader ever sees half of it."""
+import contextlib
 import os
 import pathlib
+import secrets
 
 
 def path_problem(path) -> str | None:
@@ -14,3 +17,25 @@ def path_problem(path) -> str | None:
     if path.stat().st_size == 0:
         return f"{name} is empty (0 bytes). Re-download or re-export the image."
     return None
+
+
+@contextlib.contextmanager
+def atomic_file(path):
+    """Yield a temporary path next to `path`; on success it is synced and renamed to `path`.
+
+    Readers see the old file or the new one, never a half-written one (os.replace is an
+    atomic rename within a folder), and a crash leaves at most a hidden `.name.<hex>.tmp<suffix>`
+    file. The temp file is created with mode 0o666 so the kernel applies the umask (reading
+    the umask would mean setting it: process-wide state, unsafe from a thread).
+    """
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

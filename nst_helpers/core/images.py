@@ -6,18 +6,16 @@ what is wrong and how to fix it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pathlib
 import re
-import secrets
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .files import path_problem
+from .files import atomic_file, path_problem
 
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -218,28 +216,6 @@ def save_image(image, path) -> pathlib.Path:
     with atomic_file(path) as tmp, open(tmp, "wb") as fh:
         pil.save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     return path
-
-
-@contextlib.contextmanager
-def atomic_file(path):
-    """Yield a temporary path next to `path`; on success it is synced and renamed to `path`.
-
-    Readers see the old file or the new one, never a half-written one (os.replace is an
-    atomic rename within a folder), and a crash leaves at most a hidden `.name.<hex>.tmp<suffix>`
-    file. The temp file is created with mode 0o666 so the kernel applies the umask (reading
-    the umask would mean setting it: process-wide state, unsafe from a thread).
-    """
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def resize_to(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

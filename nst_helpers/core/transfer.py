@@ -55,62 +55,79 @@ def _project(z: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> None:
         z.copy_(torch.maximum(torch.minimum(z, hi), lo))
 
 
+def _normalisation(dev: torch.device) -> tuple:
+    """(mean, std, lo, hi) on `dev`: x = z * std + mean, and z's bounds for x in [0, 1]."""
+    mean, std = MEAN.to(dev), STD.to(dev)
+    return mean, std, (0 - mean) / std, (1 - mean) / std
+
+
+def _level_state(cfg: StyleConfig, x: torch.Tensor, budget: int, scale: int, saved: dict | None) -> state.ScaleState:
+    """A pyramid level's optimisation from image x (1, 3, h, w), or the checkpoint's (`saved`)."""
+    mean, std, _, _ = _normalisation(x.device)
+    z = (saved["z"].to(x.device) if saved else (x - mean) / std).detach().requires_grad_(True)
+    opt = optim.make_optimizer(cfg.optimizer, [z], cfg.lr)
+    level = state.ScaleState(scale, z, opt, optim.make_scheduler(cfg.lr_schedule, opt, budget),
+                             optim.EarlyStopping(cfg.early_stop_window, cfg.early_stop_tol),
+                             {})  # memo, L-BFGS: the last evaluation, {z, grad, total, parts}
+    if saved:
+        state.restore_scale(level, saved)
+    return level
+
+
+def _closure(objective: StyleObjective, level: state.ScaleState, row: dict, bad: list, lbfgs: bool):
+    """The optimiser's closure for one step: the loss and gradient at z (projected into range),
+    the step's first evaluation recorded in `row`, a non-finite loss or gradient noted in `bad`."""
+    z, opt, memo = level.z, level.opt, level.memo
+    mean, std, lo, hi = _normalisation(z.device)
+
+    def closure():
+        _project(z, lo, hi)  # L-BFGS's line search points too: it searches in range
+        if memo and torch.equal(memo["z"], z):  # the line search's last point: reuse
+            z.grad, total, parts = memo["grad"].clone(), memo["total"], memo["parts"]
+        else:
+            opt.zero_grad(set_to_none=True)
+            total, parts = objective(z * std + mean)
+            total.backward()
+            total, parts = total.detach(), {k: v.item() for k, v in parts.items()}
+            if not bad and not torch.isfinite(total):  # any evaluation, the line search's too
+                bad.append("the loss")
+            elif not bad and not torch.isfinite(z.grad).all():
+                bad.append("the gradient")
+            if lbfgs:
+                memo.update(z=z.detach().clone(), grad=z.grad.clone(), total=total, parts=parts)
+        if not row:  # L-BFGS may evaluate several times: keep the step's first
+            row.update(total=total.item(), **parts)
+        return total
+
+    return closure
+
+
 def _optimise_scale(loop: state.Loop, objective: StyleObjective, x: torch.Tensor, budget: int, size: int,
                     scale: int = 0, saved: dict | None = None) -> str | None:
     """Up to `budget` optimiser steps from image x (1, 3, h, w), or on from a checkpoint's state of
     this scale (`saved`, x its image); loop.image ends as the last finite image. Returns why it
     ended early (early_stop | stopped | diverged) or None."""
-    cfg, dev = loop.cfg, x.device
-    mean, std = MEAN.to(dev), STD.to(dev)
     loop.boundary = False  # until this scale's state is whole
-    z = (saved["z"].to(dev) if saved else (x - mean) / std).detach().requires_grad_(True)
-    lo, hi = (0 - mean) / std, (1 - mean) / std
-    opt = optim.make_optimizer(cfg.optimizer, [z], cfg.lr)
-    sched = optim.make_scheduler(cfg.lr_schedule, opt, budget)
-    stopper = optim.EarlyStopping(cfg.early_stop_window, cfg.early_stop_tol)
-    memo = {}  # L-BFGS: the last evaluation, {z, grad, total, parts}
-    level = state.ScaleState(scale, z, opt, sched, stopper, memo)
-    if saved:
-        state.restore_scale(level, saved)
+    level = _level_state(loop.cfg, x, budget, scale, saved)
+    mean, std, lo, hi = _normalisation(x.device)
     loop.image, loop.state, loop.boundary = x, level, True
     for _ in range(level.step, budget):
         loop.boundary = False  # mid-step, z and the optimiser's state disagree
         row, bad = {}, []
-
-        def closure():
-            _project(z, lo, hi)  # L-BFGS's line search points too: it searches in range
-            if memo and torch.equal(memo["z"], z):  # the line search's last point: reuse
-                z.grad, total, parts = memo["grad"].clone(), memo["total"], memo["parts"]
-            else:
-                opt.zero_grad(set_to_none=True)
-                total, parts = objective(z * std + mean)
-                total.backward()
-                total, parts = total.detach(), {k: v.item() for k, v in parts.items()}
-                if not bad and not torch.isfinite(total):  # any evaluation, the line search's too
-                    bad.append("the loss")
-                elif not bad and not torch.isfinite(z.grad).all():
-                    bad.append("the gradient")
-                if cfg.optimizer == "lbfgs":
-                    memo.update(z=z.detach().clone(), grad=z.grad.clone(), total=total, parts=parts)
-            if not row:  # L-BFGS may evaluate several times: keep the step's first
-                row.update(total=total.item(), **parts)
-            return total
-
-        lr_now = opt.param_groups[0]["lr"]
-        opt.step(closure)
-        _project(z, lo, hi)
+        lr_now = level.opt.param_groups[0]["lr"]
+        level.opt.step(_closure(objective, level, row, bad, loop.cfg.optimizer == "lbfgs"))
+        _project(level.z, lo, hi)
         loop.step += 1
         row.update(step=loop.step, lr=lr_now, elapsed=time.perf_counter() - loop.t0, size=size, event="")
         loop.result.history.append(row)
-        x = (z.detach() * std + mean).clamp(0, 1)
+        x = (level.z.detach() * std + mean).clamp(0, 1)
         if bad or not torch.isfinite(x).all():
             row["event"] = "diverged"
-            what = bad[0] if bad else "the image"
-            loop.result.message = (f"{what} became NaN or infinite at step {loop.step}; kept the image of "
-                                   f"step {loop.step - 1}. Lower lr or style_weight and run again")
+            loop.result.message = (f"{bad[0] if bad else 'the image'} became NaN or infinite at step {loop.step}; "
+                                   f"kept the image of step {loop.step - 1}. Lower lr or style_weight and run again")
             return "diverged"
-        optim.scheduler_step(sched, row["total"])
-        early = stopper.should_stop(row["total"])
+        optim.scheduler_step(level.sched, row["total"])
+        early = level.stopper.should_stop(row["total"])
         level.step += 1
         level.done, level.reason = early or level.step == budget, "early_stop" if early else None
         row["event"] = "early_stop" if early else ""

@@ -20,6 +20,7 @@ import torch
 
 from ..backbones import load_backbone
 from ..core import images, state, transfer
+from ..core.files import atomic_file
 from ..core.config import StyleConfig
 from . import folders
 from .folders import CHECKPOINT, RESUMABLE
@@ -47,7 +48,7 @@ class Checkpoints:
     def save(self, loop) -> int:
         """Write the loop's state (state.payload) to checkpoint.pt, atomically, then the RESUMABLE
         note; call it between steps only. Returns the step it holds."""
-        with images.atomic_file(self.folder / CHECKPOINT) as tmp:
+        with atomic_file(self.folder / CHECKPOINT) as tmp:
             torch.save(state.payload(loop), tmp)
         loop.checkpointed = loop.step
         folders.write_text(self.folder / RESUMABLE, note(self.folder, loop.step, loop.cfg.steps))

@@ -4,7 +4,7 @@ A folder is never overwritten (mkdir with exist_ok=False and a random id), so
 re-running a notebook keeps older results for comparison.
 
 Crash safety: every file is written under a hidden temporary name in its folder and renamed
-into place (images.atomic_file), so a file with its final name is always whole. A folder is
+into place (core.files.atomic_file), so a file with its final name is always whole. A folder is
 *complete* only when its marker file DONE exists; save_run writes DONE after every other
 file. A folder without DONE (a save killed half-way, a run that never finished) is
 incomplete: is_complete() says so, find_runs() skips it, load_run() refuses it with a clear
@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 
 from ..core.config import StyleConfig
-from ..core.images import atomic_file, load_image, save_image
+from ..core.files import atomic_file
+from ..core.images import load_image, save_image
 
 HISTORY_FIELDS = ("step", "total", "content", "style", "tv", "lr", "elapsed", "size", "event")
 DONE = "DONE"  # the completion marker, always the last file written into a run folder
