@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KERNEL := $(VENV)/share/jupyter/kernels/python3/kernel.json
 TORCH ?= auto
-# torch's OpenMP threads sleep instead of spinning while they wait (nst_helpers/threads.py): with
+# torch's OpenMP threads sleep instead of spinning while they wait (nst_helpers/core/threads.py): with
 # another busy process on the same cores, spinning threads made a run ~15x slower. Also in the kernel.
 export OMP_WAIT_POLICY ?= PASSIVE
 

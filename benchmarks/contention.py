@@ -7,7 +7,7 @@ Each measurement is a fresh interpreter (thread settings are read when torch loa
 core doing single-threaded matrix products (numpy), started a second before the run and ended
 after it. Policies: `default` = torch as it comes (OpenMP threads spin while they wait; the
 worker loads torch before nst_helpers, whose import would otherwise apply `steady`);
-`steady` = the environment nst_helpers.threads.steady() makes (OMP_WAIT_POLICY=PASSIVE, before
+`steady` = the environment nst_helpers.core.threads.steady() makes (OMP_WAIT_POLICY=PASSIVE, before
 torch loads), as `make` and the notebooks' kernel give it. Prints seconds per step (from step 2
 on: step 1 carries the set-up) and the slowdown; takes 1-3 minutes. It disturbs every other
 timing on the machine while it runs.

@@ -1,4 +1,4 @@
-"""Peak memory of a run against its size: the constants of nst_helpers/budget.py.
+"""Peak memory of a run against its size: the constants of nst_helpers/core/memory.py.
 
 Each measurement is a fresh process (its own peak): import, build the backbone (VGG19 with
 random weights: the same memory as ImageNet's), then reset the peak RSS (Linux clear_refs 5),

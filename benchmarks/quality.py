@@ -1,5 +1,5 @@
 """Quality benchmark: does a recipe paint the photo? Every recipe and the peer, on the same
-pairs, in one run, judged by a network the recipe did not optimise (nst_helpers/judge.py):
+pairs, in one run, judged by a network the recipe did not optimise (nst_helpers/runs/judge.py):
 
     style      1 = no style taken, 0 = the painting's feature statistics   (target: mean <= 0.30)
     colour     1 = the photo's palette, 0 = the painting's

@@ -39,7 +39,7 @@ from nst_helpers import preset, run
 from nst_helpers.backbones import load_backbone
 from nst_helpers.core.images import load_image, resize_to
 from nst_helpers.core.objective import StyleObjective
-from nst_helpers.core.transfer import pick_device
+from nst_helpers.core.devices import pick_device
 from nst_helpers.backbones.vgg import VGG19Features
 
 CONTENT, STYLE = "images/content.jpg", "images/style.jpg"
