@@ -10,6 +10,7 @@ import math
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..core.images import resize_to, to_pil
 
@@ -115,6 +116,7 @@ def draw_losses(ax, history: list, config, label_prefix: str = "") -> None:
     limits = loss_limits(curves)
     if limits:
         ax.set_ylim(*limits)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no "2.5" under a 5-step run
     ax.set_xlabel("step")
     ax.set_ylabel("loss (weighted)")
     legend_beside(ax)

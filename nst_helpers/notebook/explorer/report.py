@@ -10,6 +10,7 @@ import html
 from ...runs import metrics as quality
 
 BAR_PX = 90
+PAD = " style='padding:2px 12px 2px 0;text-align:left'"  # the notebook's table style packs the columns tight
 
 
 def _cell(value) -> str:
@@ -61,8 +62,8 @@ def report_html(result, values: dict, references: dict) -> str:
     facts += [(f"final {k} loss", last[k]) for k in ("total", "content", "style") if k in last]
     rows = [(label, _cell(v), "", "", "", "") for label, v in facts] + metric_rows(values, references)
     head = ("after the run", "result", "the photo", "the painting", "photo → painting", "higher means")
-    cells = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return ("<table class='nst-metrics'><tr>" + "".join(f"<th>{h}</th>" for h in head) + f"</tr>{cells}</table>"
+    cells = "".join("<tr>" + "".join(f"<td{PAD}>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return ("<table class='nst-metrics'><tr>" + "".join(f"<th{PAD}>{h}</th>" for h in head) + f"</tr>{cells}</table>"
             "<div style='font-size:90%'>The photo's and the painting's columns measure each of them as if it "
             "were the result: the two ends a result lies between.</div>")
 
