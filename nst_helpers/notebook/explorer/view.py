@@ -12,8 +12,9 @@ widget updates made from a thread, and swapping an image's bytes does not flicke
 The status line says what the run will be: the plan the run will use (core.plan, for the chosen
 content image and backbone), the settings, and the time runs.duration estimates (at the speed
 this panel's last run measured, once there is one). While a run goes it says the step and the
-time left from the run's own speed (duration.DurationEstimate); a typed value that was clamped
-into a slider's range is said under it until that control holds a value in range again.
+time left from the run's own speed (duration.DurationEstimate). A typed value that was clamped
+into a slider's range is said on a line under it, until that control holds a value in range
+again, a preset is chosen or Run is pressed.
 """
 import html
 import io
