@@ -50,14 +50,15 @@ def step_cost(backbone: str, device: str, optimizer: str) -> float:
 
 
 def estimate(cfg, backbone: str | None = None, device: str = "cpu", content_hw=None,
-             per_mpx_step: float | None = None) -> float:
+             per_mpx_step: float | None = None, min_size: int = 1) -> float:
     """Seconds a run of `cfg` will take on `backbone` ('auto': the one it will most likely use)
-    and `device`, for a content image (h, w) at cfg.size (None: square). per_mpx_step: a rate
-    measured by earlier runs (the explorer's), else the STEP_COST table."""
+    and `device`, for a content image (h, w) at cfg.size (None: square) and a backbone whose
+    smallest side is `min_size` (the plan drops thinner levels). per_mpx_step: a rate measured
+    by earlier runs (the explorer's), else the STEP_COST table."""
     name = backbone or cfg.backbone
     name = backbones.choose_backbone(name).likely if name == "auto" else name
     per = per_mpx_step if per_mpx_step is not None else step_cost(name, device, cfg.optimizer)
-    return seconds_for(plan.plan(cfg, content_hw), per)
+    return seconds_for(plan.plan(cfg, content_hw, min_size), per)
 
 
 def in_words(s: float) -> str:
