@@ -17,9 +17,9 @@ import os
 import time
 from pathlib import Path
 
-import torch
+from nst_helpers import preset, run  # first: it makes torch's threads wait passively (core/threads.py)
 
-from nst_helpers import preset, run
+import torch  # noqa: E402
 from nst_helpers.backbones import load_backbone
 from nst_helpers.backbones.vgg import VGG19Features, WeightsUnavailable
 from nst_helpers.core import plan
