@@ -41,6 +41,36 @@ def test_small_with_kernelspec_and_a_lesson_first(nb):
     nbformat.validate(book)
 
 
+OWNED_ELSEWHERE = {"05_interactive_explorer.ipynb"}   # its kernelspec is fixed on the explorer's branch
+
+
+def test_opens_unmodified_in_jupyterlab(nb, request):
+    """JupyterLab copies the kernelspec and language_info of the kernel it starts into the notebook
+    and marks it modified when they differ (seen in Chromium: "Python 3 (nst)" became "Python 3
+    (ipykernel)", the plain ipykernel kernel's name). So a notebook stores what ipykernel's kernel
+    writes (the Makefile installs the kernel under the same name), in the nbformat version
+    nbformat writes, with an id on every cell. language_info's "version" is the kernel's Python
+    and cannot match every Python; the rest must."""
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import get_kernel_dict
+    path, book = nb
+    if path.name in OWNED_ELSEWHERE:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="the explorer helper's notebook"))
+    spec = get_kernel_dict()
+    assert dict(book.metadata.kernelspec) == {"display_name": spec["display_name"], "language": spec["language"],
+                                              "name": "python3"}
+    make = (ROOT / "Makefile").read_text()
+    assert f'--name python3 --display-name "{spec["display_name"]}"' in make
+    info, stored = dict(IPythonKernel.language_info), dict(book.metadata.language_info)
+    assert {k: v for k, v in stored.items() if k != "version"} == {k: v for k, v in info.items() if k != "version"}
+    assert stored["version"].split(".")[0] == "3" and len(stored["version"].split(".")) == 3
+    assert set(book.metadata) == {"kernelspec", "language_info"}
+    assert (book.nbformat, book.nbformat_minor) == (nbformat.current_nbformat, nbformat.current_nbformat_minor)
+    ids = [c.id for c in book.cells]
+    assert len(set(ids)) == len(ids) and all(ids)
+    assert path.read_text() == nbformat.writes(book) + "\n"   # the bytes a save writes: no diff after a save
+
+
 def test_first_code_cell_is_parameters_of_plain_literals(nb):
     _, book = nb
     first = code_cells(book)[0]
