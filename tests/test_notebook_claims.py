@@ -1,11 +1,16 @@
-"""What a notebook's settings cell says before anything runs: the plan, the images' resizing and
-the time a run takes (the same estimate as the command line's and the explorer's)."""
+"""What the notebooks say before anything runs: the settings cell's plan, the images' resizing and
+the time a run takes (the same estimate as the command line's and the explorer's); the layer
+table's receptive fields, and notebook 00's lesson repeating them."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from nst_helpers import notebook
 from nst_helpers.runs import duration
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -53,3 +58,34 @@ def test_a_small_image_is_said_to_be_upscaled_as_load_image_does(full, tmp_path)
     assert tuple(load_image(small, max_size=s.config().size).shape[-2:]) == (341, 512)   # what the note says
     assert notebook.settings().resize_notes() == []   # the bundled images are 512 px already
     assert notebook.settings(content=small, size=256).resize_notes() == []   # 300 px shrinks to 256: no note
+
+
+def test_the_receptive_fields_are_what_a_vgg19_shaped_stack_sees():
+    """Independent of tables.receptive_field's arithmetic: a one-channel stack of VGG19's 3x3
+    convolutions (weights 1) and 2x2 poolings (averages, so every input gets a gradient), and the
+    width of the input patch that moves the centre unit of each layer."""
+    import torch
+    from nst_helpers.backbones.layers import VGG19_CFG, VGG19_LAYERS
+    from nst_helpers.notebook.tables import LAYER_NOTES, receptive_field
+    layers = []
+    for v in VGG19_CFG:
+        conv = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
+        torch.nn.init.ones_(conv.weight)
+        layers += [torch.nn.AvgPool2d(2)] if v == "M" else [conv, torch.nn.Identity()]   # conv, relu
+    names = list(VGG19_LAYERS)
+    assert len(layers) == len(names)
+    for layer in LAYER_NOTES:
+        x = torch.ones(1, 1, 320, 320, requires_grad=True)
+        y = torch.nn.Sequential(*layers[: names.index(layer) + 1])(x)
+        y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
+        row = x.grad[0, 0].abs().sum(0)
+        assert int((row > 0).sum()) == receptive_field(layer), layer
+
+
+def test_notebook_00_says_what_the_layer_table_says():
+    import re
+    import nbformat
+    from nst_helpers.notebook.tables import LAYER_NOTES, receptive_field
+    lesson = nbformat.read(ROOT / "notebooks" / "00_baseline.ipynb", as_version=4).cells[0].source
+    rows = dict((m[0], (int(m[1]), m[2])) for m in re.findall(r"^\| `(\w+)` \| (\d+) px \| (.+?) \|$", lesson, re.M))
+    assert rows == {name: (receptive_field(name), note) for name, note in LAYER_NOTES.items()}
