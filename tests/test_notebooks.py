@@ -309,3 +309,18 @@ def test_run_live_adds_the_early_snapshots_to_the_run(tmp_path, monkeypatch, eff
     assert s.config("baseline").snapshot_every == 6   # steps 1, 2, 4 come from EarlySnapshots
     result, folder = notebook.run_live(s, "baseline", effnet)
     assert {1, 2, 4} <= set(result.snapshots) and (folder / "snapshots" / "step_00004.png").is_file()
+
+
+def test_measure_runs_shows_its_progress_and_measures_as_measure_does(effnet, tiny_pair, capsys):
+    """Measuring takes seconds an image at 512 px: a bar (here, off a terminal, plain lines on
+    stderr) ticks once an image, and the rows are metrics.measure's, photo and painting included."""
+    content, style = tiny_pair
+    history = [{"step": 1, "total": 2.0}, {"step": 2, "total": 1.0}]
+    loaded = {"run": {"image": (content + style) / 2, "content": content, "style": style, "history": history}}
+    rows = experiments.measure_runs(loaded, effnet)
+    assert list(rows) == ["run", "(content photo)", "(style image)"]
+    assert rows["run"] == metrics.measure((content + style) / 2, content, style, effnet, history)
+    err = capsys.readouterr().err
+    assert "measuring: 3 images of 3 (100 %)" in err, err
+    assert experiments.measure_runs(loaded, effnet, references=False, progress=False) == {"run": rows["run"]}
+    assert capsys.readouterr().err == ""
