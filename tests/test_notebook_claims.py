@@ -89,3 +89,17 @@ def test_notebook_00_says_what_the_layer_table_says():
     lesson = nbformat.read(ROOT / "notebooks" / "00_baseline.ipynb", as_version=4).cells[0].source
     rows = dict((m[0], (int(m[1]), m[2])) for m in re.findall(r"^\| `(\w+)` \| (\d+) px \| (.+?) \|$", lesson, re.M))
     assert rows == {name: (receptive_field(name), note) for name, note in LAYER_NOTES.items()}
+
+
+def test_the_balance_table_sets_each_layers_share_beside_its_weights():
+    from nst_helpers.core.config import preset
+    from nst_helpers.notebook.tables import balance_markdown, balance_summary
+    rows = [{"layer": "conv1_1", "own": "a", "chw": 10, "seed_share": 0.2, "size_independent_share": 0.7},
+            {"layer": "conv2_1", "own": "b", "chw": 5, "seed_share": 0.8, "size_independent_share": 0.3}]
+    cfg = preset("baseline")   # conv1_1 1.0, conv2_1 0.8: 1/1.8 and 0.8/1.8 of these two
+    table = balance_markdown(rows, cfg).splitlines()
+    assert table[2] == "| `conv1_1` | `a` | 10 | 55.6% | 20.0% | 70.0% |" and table[1].count("---") == 6
+    assert balance_markdown(rows).splitlines()[3] == "| `conv2_1` | `b` | 5 | 80.0% | 30.0% |"
+    assert balance_summary(rows, cfg).splitlines() == [
+        "seed's loss: conv2_1 (b) holds 80.0% of the style term (its weight alone would give it 44.4%)",
+        "size-independent loss: conv1_1 (a) holds 70.0% of the style term (its weight alone would give it 55.6%)"]

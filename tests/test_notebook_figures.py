@@ -36,6 +36,6 @@ def test_the_figure_shows_the_photo_the_start_and_each_picked_snapshot(effnet, t
     fig = figures.changes_from_start(result, steps=[1, 6])
     titles = [ax.get_title() for ax in fig.axes]
     changes = figures.mean_changes(result, [1, 6])
-    assert titles[:4] == ["photo", figures.STARTS["content_in_style_colours"], "step 1 (64 px)", "step 6 (64 px)"]
+    assert titles[:4] == ["photo", figures.STARTS["content_in_style_colours"], "step 1\n(64 px)", "step 6\n(64 px)"]
     assert titles[6:8] == [f"changed {changes[1]:.3f}", f"changed {changes[6]:.3f}"] and changes[6] > changes[1]
     assert len(fig.axes) == 2 * 4 + 1   # two rows of photo, start and two snapshots, and the colour bar

@@ -12,4 +12,4 @@ from .figures import changes_from_start, mean_changes  # noqa: F401  (notebook 0
 from ..runs.plots import image_grid, loss_overlay  # noqa: F401  (the notebooks' comparison pictures)
 from .live import EarlySnapshots, LiveLossPlot, run_live, show, show_gif, show_markdown  # noqa: F401
 from .settings import SMOKE, Settings, project_root, settings, smoke_mode  # noqa: F401
-from .tables import LAYER_NOTES, balance_markdown, layer_table, preset_table, weight_changes  # noqa: F401
+from .tables import LAYER_NOTES, balance_markdown, balance_summary, layer_table, preset_table, weight_changes  # noqa: F401

@@ -15,8 +15,8 @@ from ..core import plan
 from ..core.images import resize_to, to_pil
 from ..core.start import initial_image
 
-STARTS = {"content_in_style_colours": "start: the photo in\nthe painting's colours", "content": "start: the photo",
-          "style": "start: the painting", "noise": "start: noise"}   # StyleConfig.init -> the start's title
+STARTS = {"content_in_style_colours": "start: the photo\nin the painting's\ncolours", "content": "start:\nthe photo",
+          "style": "start:\nthe painting", "noise": "start:\nnoise"}   # StyleConfig.init -> the start's title
 
 
 def pick_steps(steps, n: int = 6) -> list[int]:
@@ -77,11 +77,11 @@ def changes_from_start(result, steps=None, width: float = 13.0) -> Figure:
     for ax, image, title in ((axes[0, 0], result.content, "photo"),
                              (axes[0, 1], start, STARTS.get(result.config.init, "start"))):
         ax.imshow(to_pil(image))
-        ax.set_title(title)
+        ax.set_title(title, fontsize="small")
     shown = None
     for col, s in enumerate(steps, 2):
         axes[0, col].imshow(to_pil(result.snapshots[s]))
-        axes[0, col].set_title(f"step {s} ({result.snapshots[s].shape[-1]} px)")
+        axes[0, col].set_title(f"step {s}\n({result.snapshots[s].shape[-1]} px)", fontsize="small")
         shown = axes[1, col].imshow(maps[s].numpy(), cmap="magma", norm=PowerNorm(0.5, vmin=0, vmax=top))
         axes[1, col].set_title(f"changed {float(maps[s].mean()):.3f}", fontsize="small")
     axes[1, 1].text(0.5, 0.5, "change from\nthe start\n(mean over RGB;\n0 = unchanged)", ha="center",

@@ -60,13 +60,34 @@ def layer_table() -> str:
     return "\n".join(rows)
 
 
-def balance_markdown(rows: list) -> str:
+def weight_shares(rows: list, cfg) -> dict:
+    """{layer: its weight's share of the preset's style weights}, w_l / sum(w): the balance the
+    weights alone would give (rows: objective.layer_balance's, named by the preset's layers)."""
+    total = sum(cfg.style_layers.get(r["layer"], 0.0) for r in rows) or 1.0
+    return {r["layer"]: cfg.style_layers.get(r["layer"], 0.0) / total for r in rows}
+
+
+def balance_markdown(rows: list, cfg=None) -> str:
     """objective.layer_balance rows as a markdown table: each layer's share of the style term
-    under the seed's normalisation and under the size-independent one."""
-    lines = ["| layer | backbone layer | C·H·W | share of the style term, seed's loss | "
-             "share, size-independent loss |", "|---|---|---|---|---|"]
-    lines += [f"| `{r['layer']}` | `{r['own']}` | {r['chw']:,} | {r['seed_share']:.1%} | "
-              f"{r['size_independent_share']:.1%} |" for r in rows]
+    under the seed's normalisation and under the size-independent one (and with cfg, the share
+    its weight alone would give)."""
+    weights = weight_shares(rows, cfg) if cfg is not None else None
+    head = "| layer | backbone layer | C·H·W |" + (" share of the weights $w_l$ |" if weights else "")
+    lines = [head + " share of the style term, seed's loss | share, size-independent loss |",
+             "|---" * (5 + bool(weights)) + "|"]
+    lines += [f"| `{r['layer']}` | `{r['own']}` | {r['chw']:,} |" + (f" {weights[r['layer']]:.1%} |" if weights else "")
+              + f" {r['seed_share']:.1%} | {r['size_independent_share']:.1%} |" for r in rows]
+    return "\n".join(lines)
+
+
+def balance_summary(rows: list, cfg) -> str:
+    """One line per normalisation: the layer holding the largest share of the style term, and
+    the share its weight alone would give it."""
+    weights, lines = weight_shares(rows, cfg), []
+    for key, loss in (("seed_share", "seed's loss"), ("size_independent_share", "size-independent loss")):
+        top = max(rows, key=lambda r: r[key])
+        lines.append(f"{loss}: {top['layer']} ({top['own']}) holds {top[key]:.1%} of the style term "
+                     f"(its weight alone would give it {weights[top['layer']]:.1%})")
     return "\n".join(lines)
 
 
