@@ -80,6 +80,7 @@ def measure_runs(loaded: dict, backbone, references: bool = True, progress: bool
         if bar is not None:
             bar.update(1)
     if bar is not None:
+        bar.set_postfix()   # done: no image is being measured now
         bar.close()
     return rows
 
