@@ -42,10 +42,7 @@ def test_small_with_kernelspec_and_a_lesson_first(nb):
     nbformat.validate(book)
 
 
-OWNED_ELSEWHERE = {"05_interactive_explorer.ipynb"}   # its kernelspec is fixed on the explorer's branch
-
-
-def test_opens_unmodified_in_jupyterlab(nb, request):
+def test_opens_unmodified_in_jupyterlab(nb):
     """JupyterLab copies the kernelspec and language_info of the kernel it starts into the notebook
     and marks it modified when they differ (seen in Chromium: "Python 3 (nst)" became "Python 3
     (ipykernel)", the plain ipykernel kernel's name). So a notebook stores what ipykernel's kernel
@@ -55,8 +52,6 @@ def test_opens_unmodified_in_jupyterlab(nb, request):
     from ipykernel.ipkernel import IPythonKernel
     from ipykernel.kernelspec import get_kernel_dict
     path, book = nb
-    if path.name in OWNED_ELSEWHERE:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="the explorer helper's notebook"))
     spec = get_kernel_dict()
     assert dict(book.metadata.kernelspec) == {"display_name": spec["display_name"], "language": spec["language"],
                                               "name": "python3"}
