@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(KERNEL): $(STAMP) Makefile
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nst)" \
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" \
 	    --env OMP_WAIT_POLICY $(OMP_WAIT_POLICY) >/dev/null
 
 demo: $(STAMP)

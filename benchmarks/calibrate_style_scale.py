@@ -20,9 +20,10 @@ size: it is calibrated at the seed's size, 512 px.
 import argparse
 import time
 
-import torch
 
-from nst_helpers import preset, run
+from nst_helpers import preset, run  # before torch: its threads then wait passively (core/threads.py)
+
+import torch  # noqa: E402
 from nst_helpers.runs import metrics
 from nst_helpers.backbones import load_backbone
 from nst_helpers.core.images import load_image

@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
-from nst_helpers import preset, run
+from nst_helpers import preset, run  # before torch: its threads then wait passively (core/threads.py)
+
+import torch  # noqa: E402
 from nst_helpers.runs import judge
 from nst_helpers.backbones import load_backbone
 from nst_helpers.core.images import load_image, to_pil

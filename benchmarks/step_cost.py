@@ -17,9 +17,9 @@ import os
 import time
 from pathlib import Path
 
-import torch
+from nst_helpers import preset, run  # first: it makes torch's threads wait passively (core/threads.py)
 
-from nst_helpers import preset, run
+import torch  # noqa: E402
 from nst_helpers.backbones import load_backbone
 from nst_helpers.backbones.vgg import VGG19Features, WeightsUnavailable
 from nst_helpers.core import plan
@@ -27,7 +27,7 @@ from nst_helpers.core.images import load_image
 from nst_helpers.runs import duration
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = {"adam": 20, "lbfgs": 30}   # short budgets: the rate, not the picture
+STEPS = {"adam": 60, "lbfgs": 30}   # short budgets: the rate, not the picture
 
 
 def backbone(name: str):
@@ -39,14 +39,19 @@ def backbone(name: str):
         return VGG19Features()   # random weights: the same cost
 
 
-def rate(net, optimizer: str, content, style, size: int) -> float:
-    """Seconds per megapixel-step of one short run."""
+def rate(net, optimizer: str, content, style, size: int) -> tuple[float, float]:
+    """(seconds per megapixel-step, seconds of start-up) of one short run: the rate from each
+    level's steps after its first, the start-up what the run took beyond rate x its Mpx-steps
+    (the first steps' warm-up, the targets, the first image)."""
     name = "baseline" if optimizer == "adam" else "fast"
     cfg = preset(name, size=size, steps=STEPS[optimizer], backbone=net.name)
     levels = {lv.size: lv for lv in plan.plan(cfg, content.shape[-2:], net.min_size)}
     result = run(content, style, cfg, backbone=net, device="cpu", progress=False)
-    mpx_steps = sum(levels[row["size"]].pixels for row in result.history) / 1e6
-    return result.seconds / mpx_steps
+    h = result.history
+    later = [(a, b) for a, b in zip(h, h[1:]) if a["size"] == b["size"]]  # steps after a level's first
+    per = sum(b["elapsed"] - a["elapsed"] for a, b in later) / (sum(levels[b["size"]].pixels for _, b in later) / 1e6)
+    mpx_steps = sum(levels[row["size"]].pixels for row in h) / 1e6
+    return per, max(0.0, result.seconds - per * mpx_steps)
 
 
 def main() -> None:
@@ -63,24 +68,24 @@ def main() -> None:
     for name in args.backbones:
         net = backbone(name)
         for optimizer in ("adam", "lbfgs"):
-            table[(name, "cpu", optimizer)] = rate(net, optimizer, content, style, args.size)
-            print(f"{name:20} {optimizer:6} {table[(name, 'cpu', optimizer)]:.3f} s per Mpx-step", flush=True)
+            table[(name, "cpu", optimizer)] = per, start = rate(net, optimizer, content, style, args.size)
+            print(f"{name:20} {optimizer:6} {per:.3f} s per Mpx-step, {start:.1f} s start-up", flush=True)
     print("\nSTEP_COST = {")
-    for key, value in table.items():
-        print(f"    {key!r}: {value:.2g},")
+    for key, (per, start) in table.items():
+        print(f"    {key!r}: ({per:.2g}, {start:.2g}),")
     print("}")
+    duration.STEP_COST.update(table)   # the estimates below use what was just measured
     for name in ("fast", "baseline"):
-        cells = [f"{b}: {duration.in_words(duration.seconds_for(plan.plan(preset(name)), table[(b, 'cpu', preset(name).optimizer)]))}"
-                 for b in args.backbones if (b, "cpu", preset(name).optimizer) in table]
+        cells = [f"{b}: {duration.in_words(duration.estimate(preset(name), b, 'cpu'))}" for b in args.backbones]
         print(f"{name} ({preset(name).steps} steps at {preset(name).size} px, square): " + ", ".join(cells))
-    if "efficientnet_lite0" in args.backbones:   # the estimator against a real full run
-        cfg = preset("fast", size=args.size, backbone="efficientnet_lite0")
-        said = duration.estimate(cfg, "efficientnet_lite0", "cpu", content.shape[-2:],
-                                 per_mpx_step=table[("efficientnet_lite0", "cpu", "lbfgs")])
-        t0 = time.perf_counter()
-        result = run(content, style, cfg, backbone=backbone("efficientnet_lite0"), device="cpu", progress=False)
-        print(f"check: full fast run on Lite0 estimated {said:.1f} s, took {time.perf_counter() - t0:.1f} s "
-              f"({len(result.history)} steps, {result.stop_reason})")
+    if "efficientnet_lite0" in args.backbones:   # the estimator against real full runs
+        for name, steps in (("fast", None), ("baseline", 300)):
+            cfg = preset(name, size=args.size, backbone="efficientnet_lite0", **({"steps": steps} if steps else {}))
+            said = duration.estimate(cfg, "efficientnet_lite0", "cpu", content.shape[-2:])
+            t0 = time.perf_counter()
+            result = run(content, style, cfg, backbone=backbone("efficientnet_lite0"), device="cpu", progress=False)
+            print(f"check: {name} ({cfg.steps} steps) on Lite0 estimated {said:.1f} s, took "
+                  f"{time.perf_counter() - t0:.1f} s ({len(result.history)} steps, {result.stop_reason})")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

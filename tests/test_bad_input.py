@@ -17,7 +17,6 @@ import torch
 from PIL import Image
 
 from nst_helpers.core import memory
-from nst_helpers.runs import duration
 from nst_helpers import backbones
 from nst_helpers.core import images, transfer
 from nst_helpers.backbones import load_backbone

@@ -1,17 +1,27 @@
 """The explorer in a real browser: JupyterLab + Debian's Chromium driven by Playwright.
 
-Checks what a headless test cannot: that the widgets render, that a typed value reaches the
-kernel and the run, that Run updates the <img> while the kernel works, that Stop is handled
-while a run is in progress (the run lives in a thread, so the kernel stays free for widget
-messages), and that the sliders are wide enough for a mouse, also in a narrow panel.
+Drives the explorer as a person does and checks what a headless test cannot: that the widgets
+render; that a slider dragged with the mouse and a typed value reach the kernel and the run;
+that a typed value outside a slider's range comes back clamped with a line under the status
+saying so (the entry's range is the kernel's, so the browser sends what was typed); that Run
+updates the <img> while the kernel works and Stop is handled while a run is in progress (the
+run lives in a thread, so the kernel stays free for widget messages); that after Stop the
+status says at which step of how many, and the figure's loss curves lie inside their axes
+(read from the PNG's pixels); that the report shows the photo's and the painting's values;
+and that the sliders are wide enough for a mouse, also in a narrow panel.
 Screenshots go to the test's tmp_path; the wide one after a run is also copied to
-/tmp/explorer_browser.png, the narrow one to /tmp/explorer_browser_narrow.png.
+/tmp/explorer_browser.png, the narrow one to /tmp/explorer_browser_narrow.png, the one after
+Stop to /tmp/explorer_browser_stopped.png and the report under the figure to
+/tmp/explorer_browser_report.png.
 Never downloads a browser. Without /usr/bin/chromium or playwright the test is skipped with
 the reason on a developer's machine, and FAILS when the environment variable CI is set (CI=true):
 CI must not stay green without the browser test (.ci/run installs chromium or stops).
 """
+import base64
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -173,6 +183,61 @@ def overflowing(page) -> list:
                          ".filter(e => e.getBoundingClientRect().right > r + 1).map(e => e.className); }")
 
 
+def entry_value(page, control: str) -> str:
+    """What a slider's typed entry shows."""
+    return page.locator(f".nst-{control}-entry input").input_value()
+
+
+def drag_slider(page, control: str, dx: float) -> None:
+    """Drag a slider's handle `dx` px along its track with the mouse, and let go."""
+    box = page.locator(f".nst-{control} .noUi-handle").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx / 2, y, steps=5)
+    page.mouse.move(x + dx, y, steps=5)
+    page.mouse.up()
+
+
+def figure_png(page) -> bytes:
+    """The bytes of the PNG the figure's <img> shows (fetched from its src, a blob: URL)."""
+    b64 = page.evaluate("async () => { const r = await fetch(document.querySelector('.nst-figure').src);"
+                        " const b = new Uint8Array(await r.arrayBuffer()); let s = '';"
+                        " for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));"
+                        " return btoa(s); }")
+    return base64.b64decode(b64)
+
+
+CURVES = {"total": (31, 119, 180), "content": (255, 127, 14), "style": (44, 160, 44)}  # matplotlib's C0, C1, C2
+
+
+def loss_axes(arr) -> tuple:
+    """(top, bottom, left, right) px of the loss axes' frame in the explorer's figure: the long
+    dark rows of its lower half, and the columns dark all the way between them."""
+    dark = arr.sum(-1) < 150
+    h, w = dark.shape
+    rows = [y for y in range(h // 2, h) if dark[y].sum() > 0.4 * w]
+    top, bottom = rows[0], rows[-1]
+    cols = [x for x in range(w) if dark[top:bottom + 1, x].mean() > 0.9]
+    return top, bottom, cols[0], cols[-1]
+
+
+def curves_in_axes(png: bytes) -> dict:
+    """{curve: (first row, last row, pixels)} of each loss curve's colour inside the loss axes,
+    in px below the frame's top edge (None: not drawn); and "frame": the axes' inner height."""
+    import numpy as np
+    from PIL import Image
+    arr = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    top, bottom, left, right = loss_axes(arr)
+    inside = arr[top + 1:bottom, left + 1:right]
+    out = {"frame": bottom - top - 1}
+    for name, rgb in CURVES.items():
+        hit = np.abs(inside - rgb).sum(-1) < 40
+        ys = np.nonzero(hit.any(1))[0]
+        out[name] = (int(ys.min()), int(ys.max()), int(hit.sum())) if len(ys) else None
+    return out
+
+
 def test_explorer_in_jupyterlab(sync_playwright, lab, tmp_path):
     url, root = lab
     shots = []
@@ -194,32 +259,65 @@ def test_explorer_in_jupyterlab(sync_playwright, lab, tmp_path):
             kernel_idle(page)
             shot("ready")
 
-            # Stop while a run is in progress: the kernel must still handle the click.
-            # (baseline: Adam without early stopping, so only Stop can end 3000 steps early)
+            # A person's settings: the baseline preset (Adam without early stopping, so only Stop
+            # can end 3000 steps early), a dragged slider, a typed value that gets clamped.
             page.select_option(".nst-preset select", "baseline")
-            wait_status(page, "Ready: Baseline", 15_000)
+            wait_status(page, "Ready: baseline", 15_000)
+            drag_slider(page, "content-weight", -80)            # log scale: well below 1
+            page.wait_for_function("() => document.querySelector('.nst-content-weight-entry input').value !== '1'",
+                                   timeout=15_000)
+            dragged = float(entry_value(page, "content-weight"))
+            assert 0.01 <= dragged < 0.9, dragged
+            wait_status(page, f"content weight {dragged:.3g} ", 15_000)  # the kernel has the dragged value
+            type_into_entry(page, "size", "5000")
+            wait_status(page, "size 5000 px is above the slider's 1024 px: set to 1024", 15_000)
+            assert entry_value(page, "size") == "1024" and "at 1024 px" in status_text(page)
+            shot("clamped")
+            type_into_entry(page, "size", "16")
+            wait_status(page, "size 16 px is below the slider's 32 px: set to 32", 15_000)
+            assert entry_value(page, "size") == "32" and "above" not in status_text(page)
+            type_into_entry(page, "size", "abc")                # not a number: the entry keeps its value
+            kernel_idle(page)
+            assert entry_value(page, "size") == "32" and "at 32 px" in status_text(page)
+            type_into_entry(page, "size", "64")                 # in range: the note goes
+            wait_status(page, "at 64 px", 15_000)
+            assert "set to" not in status_text(page)
             type_into_entry(page, "steps", "3000")
-            wait_status(page, "3000 steps", 15_000)  # the kernel has the new value
-            before = page.locator(".nst-figure").get_attribute("src")
+            wait_status(page, "3000 steps at 64 px", 15_000)
+
+            # Run, then Stop while the run is in progress: the kernel must still handle the click.
+            ready = figure_png(page)
             page.click(".nst-run")
             wait_status(page, "step 1/3000", 60_000)
             assert page.locator(".nst-run").is_disabled()
-            page.wait_for_function("s => document.querySelector('.nst-figure').src !== s", arg=before, timeout=30_000)
+            running = page.locator(".nst-figure").get_attribute("src")
             page.click(".nst-stop")
             wait_status(page, "(stopped)", 60_000)
+            page.wait_for_function("s => document.querySelector('.nst-figure').src !== s", arg=running, timeout=30_000)
+            kernel_idle(page)
             shot("stopped")
             done = status_text(page)
-            steps_done = int(done.split(":")[1].split("steps")[0])
-            assert 0 < steps_done < 3000, done
+            stopped = re.search(r"Done in [0-9.]+ s: (\d+) of 3000 steps \(stopped\)", done)
+            assert stopped and 0 < int(stopped.group(1)) < 3000, done
+            assert f"content weight {dragged:.3g} " in done, done   # the run's own settings: the dragged value
+            assert not page.locator(".nst-run").is_disabled() and page.locator(".nst-stop").is_disabled()
+            final = figure_png(page)
+            assert final != ready
+            # The curves are drawn, inside the loss axes (baseline's total is its style term and
+            # a little more: drawn first, it lies under the style curve).
+            curves = curves_in_axes(final)
+            assert curves["content"] is not None and curves["style"] is not None, curves
+            drawn = [c for c in CURVES if curves[c] is not None]
+            assert all(curves[c][0] >= 2 and curves[c][1] <= curves["frame"] - 3 for c in drawn), curves
 
             # Typed values reach the kernel, and Run uses them and redraws the figure.
             page.select_option(".nst-preset select", "fast")  # smoke mode: 4 steps at 64 px
-            wait_status(page, "Ready: Fast", 15_000)
+            wait_status(page, "Ready: fast", 15_000)
             type_into_entry(page, "content-weight", "10")
             wait_status(page, "content weight 10 ", 15_000)
             type_into_entry(page, "style-weight", "350000")
             wait_status(page, "style weight 3.5e+05 ", 15_000)
-            wait_status(page, "4 steps", 15_000)
+            wait_status(page, "4 steps at 64 px", 15_000)
             before = page.locator(".nst-figure").get_attribute("src")
             page.click(".nst-run")
             wait_status(page, "Done", 90_000)
@@ -230,7 +328,12 @@ def test_explorer_in_jupyterlab(sync_playwright, lab, tmp_path):
             assert "style weight 3.5e+05 " in done, done  # the run's own settings: the typed value
             assert after != before
             assert not page.locator(".nst-run").is_disabled()
+            heads = page.locator(".nst-info th").all_inner_texts()
+            assert "the photo" in heads and "the painting" in heads, heads
+            assert page.locator(".nst-info .nst-bar").count() >= 5  # where each metric lies between the two
             shot("done")
+            page.locator(".nst-info").screenshot(path=str(tmp_path / "report.png"))  # below the page's fold
+            shutil.copy(tmp_path / "report.png", "/tmp/explorer_browser_report.png")
 
             # Wide sliders, in a wide notebook and in a narrow panel (the columns wrap).
             wide = track_widths(page)
@@ -244,3 +347,4 @@ def test_explorer_in_jupyterlab(sync_playwright, lab, tmp_path):
             browser.close()
     shutil.copy(shots[-2], "/tmp/explorer_browser.png")
     shutil.copy(shots[-1], "/tmp/explorer_browser_narrow.png")
+    shutil.copy(next(s for s in shots if s.name.endswith("-stopped.png")), "/tmp/explorer_browser_stopped.png")

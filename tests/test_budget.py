@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from nst_helpers.core import memory
-from nst_helpers.runs import duration
 from nst_helpers import notebook
 from nst_helpers.core import transfer
 from nst_helpers.core.memory import NotEnoughMemory, check_memory, estimate_bytes

@@ -12,6 +12,7 @@ from nst_helpers.notebook import compare as experiments
 from nst_helpers.notebook import execute, live
 from nst_helpers import notebook
 from nst_helpers.core.config import preset
+from nst_helpers.runs import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -41,6 +42,31 @@ def test_small_with_kernelspec_and_a_lesson_first(nb):
     nbformat.validate(book)
 
 
+def test_opens_unmodified_in_jupyterlab(nb):
+    """JupyterLab copies the kernelspec and language_info of the kernel it starts into the notebook
+    and marks it modified when they differ (seen in Chromium: "Python 3 (nst)" became "Python 3
+    (ipykernel)", the plain ipykernel kernel's name). So a notebook stores what ipykernel's kernel
+    writes (the Makefile installs the kernel under the same name), in the nbformat version
+    nbformat writes, with an id on every cell. language_info's "version" is the kernel's Python
+    and cannot match every Python; the rest must."""
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import get_kernel_dict
+    path, book = nb
+    spec = get_kernel_dict()
+    assert dict(book.metadata.kernelspec) == {"display_name": spec["display_name"], "language": spec["language"],
+                                              "name": "python3"}
+    make = (ROOT / "Makefile").read_text()
+    assert f'--name python3 --display-name "{spec["display_name"]}"' in make
+    info, stored = dict(IPythonKernel.language_info), dict(book.metadata.language_info)
+    assert {k: v for k, v in stored.items() if k != "version"} == {k: v for k, v in info.items() if k != "version"}
+    assert stored["version"].split(".")[0] == "3" and len(stored["version"].split(".")) == 3
+    assert set(book.metadata) == {"kernelspec", "language_info"}
+    assert (book.nbformat, book.nbformat_minor) == (nbformat.current_nbformat, nbformat.current_nbformat_minor)
+    ids = [c.id for c in book.cells]
+    assert len(set(ids)) == len(ids) and all(ids)
+    assert path.read_text() == nbformat.writes(book) + "\n"   # the bytes a save writes: no diff after a save
+
+
 def test_first_code_cell_is_parameters_of_plain_literals(nb):
     _, book = nb
     first = code_cells(book)[0]
@@ -51,15 +77,67 @@ def test_first_code_cell_is_parameters_of_plain_literals(nb):
 
 
 def test_checked_cells_carry_outputs_and_the_rest_none(nb):
+    """Only a checked cell stores an output, with the execution count Run All gives it (nbval
+    needs one); every other cell opens empty, with no count: nothing a learner sees before running
+    is a result that nothing produced."""
     _, book = nb
-    checked = [c for c in code_cells(book) if CHECK in c.source]
-    assert len(checked) >= 2
-    for c in checked:
-        assert c.outputs and c.execution_count is not None, c.source
-        assert all(o.get("name") != "stderr" for o in c.outputs), c.source
-    for c in code_cells(book):
-        if CHECK not in c.source:
+    code = code_cells(book)
+    assert any(CHECK in c.source for c in code)
+    for position, c in enumerate(code, 1):
+        if CHECK in c.source:
+            assert c.outputs and c.execution_count == position, c.source
+            assert all(o.get("name") != "stderr" for o in c.outputs), c.source
+        else:
             assert not c.outputs and c.execution_count is None, c.source
+
+
+STUDIES = [p for p in NOTEBOOKS if p.stem in execute.NOTEBOOKS]   # 00-04: parameters, then settings
+
+
+def outputs_of(book, cells, smoke: bool, monkeypatch) -> list[str]:
+    """What `cells` print, run after the notebook's parameters and settings cells (nothing else:
+    no network, no run) in smoke mode or at the full setting."""
+    import contextlib
+    import io
+    monkeypatch.setenv("NST_SMOKE", "1" if smoke else "0")
+    code = code_cells(book)
+    ns = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for c in code[:2]:   # the parameters and the settings (tested to be first, below)
+            exec(c.source, ns)
+    out = []
+    for c in cells:
+        with contextlib.redirect_stdout(io.StringIO()) as buf:
+            exec(c.source, ns)
+        out.append(buf.getvalue())
+    return out
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
+def test_checked_outputs_are_true_before_running_and_at_every_setting(path, monkeypatch):
+    """Each stored output of a checked cell is what the cell prints from the parameters and the
+    settings alone (so it is true when the notebook opens, before any run), and the same in smoke
+    mode as at the full setting (so nbval's smoke check is the learner's output)."""
+    book = nbformat.read(path, as_version=4)
+    code = code_cells(book)
+    assert "parameters" in code[0].metadata.get("tags", []) and "notebook.settings(" in code[1].source
+    checked = [c for c in code if CHECK in c.source]
+    stored = ["".join(o["text"] for o in c.outputs if o.output_type == "stream") for c in checked]
+    assert outputs_of(book, checked, True, monkeypatch) == stored
+    assert outputs_of(book, checked, False, monkeypatch) == stored
+
+
+def test_the_adam_lesson_computes_the_same_at_every_setting(monkeypatch):
+    """Notebook 00's demonstration that Adam ignores the overall scale of the loss runs on its own
+    64 px images, so it prints the same numbers, and its assert holds, in smoke mode and at the
+    full setting (it once said 'same picture: False' at 512 px and 'True' in smoke mode)."""
+    book = nbformat.read(ROOT / "notebooks" / "00_baseline.ipynb", as_version=4)
+    code = code_cells(book)
+    net = next(c for c in code if c.source.startswith("net = load_backbone("))
+    [adam] = [c for c in code if "1e3 * seed.style_weight" in c.source]
+    smoke = outputs_of(book, [net, adam], True, monkeypatch)
+    full = outputs_of(book, [net, adam], False, monkeypatch)
+    assert smoke[1] == full[1] and "every weight x1000" in full[1]
 
 
 def test_code_cells_are_short_and_define_nothing(nb):
@@ -116,7 +194,8 @@ def test_latest_or_run_reuses_only_matching_runs(tmp_path, monkeypatch, effnet, 
 # --- verdicts ------------------------------------------------------------------------------
 
 def rows(**changes):
-    base = dict(total_loss=1.0, ssim=0.5, content_distance=0.5, gram_distance=0.5, colour_distance=0.1, tv=0.1, hf_energy=0.01)
+    base = {**dict.fromkeys(metrics.METRICS, 0.1),   # every metric the table shows, whatever its key
+            **dict(total_loss=1.0, ssim=0.5, content_distance=0.5, gram_distance=0.5, tv=0.1, hf_energy=0.01)}
     out = {n: dict(base) for n in experiments.EXPERIMENTS}
     for key, value in changes.items():
         name, metric = key.split("__")
@@ -225,3 +304,18 @@ def test_run_live_adds_the_early_snapshots_to_the_run(tmp_path, monkeypatch, eff
     assert s.config("baseline").snapshot_every == 6   # steps 1, 2, 4 come from EarlySnapshots
     result, folder = notebook.run_live(s, "baseline", effnet)
     assert {1, 2, 4} <= set(result.snapshots) and (folder / "snapshots" / "step_00004.png").is_file()
+
+
+def test_measure_runs_shows_its_progress_and_measures_as_measure_does(effnet, tiny_pair, capsys):
+    """Measuring takes seconds an image at 512 px: a bar (here, off a terminal, plain lines on
+    stderr) ticks once an image, and the rows are metrics.measure's, photo and painting included."""
+    content, style = tiny_pair
+    history = [{"step": 1, "total": 2.0}, {"step": 2, "total": 1.0}]
+    loaded = {"run": {"image": (content + style) / 2, "content": content, "style": style, "history": history}}
+    rows = experiments.measure_runs(loaded, effnet)
+    assert list(rows) == ["run", "(content photo)", "(style image)"]
+    assert rows["run"] == metrics.measure((content + style) / 2, content, style, effnet, history)
+    err = capsys.readouterr().err
+    assert "measuring: 3 images of 3 (100 %)" in err, err
+    assert experiments.measure_runs(loaded, effnet, references=False, progress=False) == {"run": rows["run"]}
+    assert capsys.readouterr().err == ""

@@ -97,3 +97,68 @@ def test_a_weighted_total_variation_gets_its_own_curve():
     assert list(terms)[-1] == "TV × 1000" and terms["TV × 1000"] == pytest.approx([50.0] * len(h))
     assert legend(plots.loss_figure(h, preset("fast", tv_weight=1000.0)).axes[0])[-1] == "TV × 1000"
     assert "TV × 0" not in plots.weighted_terms(h, preset("fast", tv_weight=0.0))
+
+
+def _drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg(fig).draw()
+    return fig
+
+
+def _figures(h):
+    """The three places a loss plot is drawn: loss.png's figure, the live plot and the explorer's."""
+    live = LiveLossPlot(CFG, every=1000)
+    for row in h:
+        live(row["step"], row)
+    live.redraw()
+    img = torch.rand(1, 3, 16, 16)
+    return {"loss_figure": (plots.loss_figure(h, CFG), 80), "live": (live.fig, 80),
+            "explorer": (plots.explorer_figure(img, img, img, h, CFG, "t"), 96)}
+
+
+def test_the_legend_is_beside_the_curves_not_over_them_and_readable():
+    h = [dict(r, size=64 if r["step"] <= 20 else 91) for r in history()]   # a change of scale: a spike
+    for name, (fig, dpi) in _figures(h).items():
+        fig.set_dpi(dpi)
+        ax = [a for a in _drawn(fig).axes if a.get_legend()][0]
+        box, data, page = ax.get_legend().get_window_extent(), ax.get_window_extent(), fig.bbox
+        assert box.x0 >= data.x1, name                               # right of the data area
+        assert box.x1 <= page.x1 and box.y0 >= page.y0, name         # and inside the picture
+        sizes = [t.get_fontsize() * dpi / 72 for t in ax.get_legend().get_texts()]
+        assert min(sizes) >= 11, (name, sizes)                       # px: ~6 px text was not readable
+        if name == "explorer":
+            assert min(sizes) >= 13 and fig.get_size_inches()[0] * dpi == pytest.approx(691, abs=1)
+
+
+def test_a_run_stopped_at_step_two_draws_every_point_the_axis_holds():
+    """The content term's step-1 start is not drawn; its step-2 value alone has no line segment:
+    it held the axis open two decades below the curves (they hugged the top) and was invisible."""
+    h = history(steps=2)
+    ax = plots.loss_figure(h, CFG).axes[0]
+    lo, hi = ax.get_ylim()
+    for line in ax.get_lines():
+        ys = list(line.get_ydata())
+        if not ys or line.get_linestyle() == ":":
+            continue
+        marked = set(line.get_markevery() or []) if line.get_marker() not in (None, "None", "") else set()
+        for i, y in enumerate(ys):
+            if math.isnan(y):
+                continue
+            assert lo <= y <= hi, line.get_label()
+            joined = (i > 0 and not math.isnan(ys[i - 1])) or (i + 1 < len(ys) and not math.isnan(ys[i + 1]))
+            assert joined or i in marked, (line.get_label(), i)      # drawn: on a segment, or a dot
+    content = ax.get_lines()[1]
+    assert math.isnan(content.get_ydata()[0]) and content.get_markevery() == [1]
+
+
+def test_a_single_step_from_the_photo_does_not_stretch_the_axis():
+    h = history(steps=1)                         # content 1e-11 (the photo), total ~10
+    ax = plots.loss_figure(h, CFG).axes[0]
+    assert decades(ax) < 1 and math.isnan(ax.get_lines()[1].get_ydata()[0])
+    assert math.isnan(plots.visible([1e-11], total=[10.0])[0]) and plots.visible([5.0], total=[10.0]) == [5.0]
+
+
+def test_lone_points_are_those_without_a_drawn_neighbour():
+    nan = float("nan")
+    assert plots.lone([nan, 1.0, nan, 2.0, 3.0, nan, 4.0]) == [1, 6]
+    assert plots.lone([]) == [] and plots.lone([1.0]) == [0] and plots.lone([1.0, 2.0]) == []

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nst_helpers import preset, run
-from nst_helpers.core import objective, optim, transfer
+from nst_helpers.core import objective, optim
 from nst_helpers.backbones.efficientnet import LAYER_NAMES, EfficientNetLite, load_efficientnet_lite, normalise
 
 

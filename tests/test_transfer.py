@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nst_helpers import preset, run
-from nst_helpers.core import losses, optim, plan, transfer
+from nst_helpers.core import losses, plan, transfer
 from nst_helpers.core.devices import pick_device
 from nst_helpers.core.objective import autocast_for
 from nst_helpers.core.transfer import STD

@@ -360,3 +360,126 @@ def test_save_reports_an_absolute_path(make_panel, tmp_path, monkeypatch):
     assert folder.is_absolute() and folder == panel.saved and folder.is_dir()
     assert folder.parent == (tmp_path / "rel" / "fast").resolve()
     assert f"Saved to {folder}/" in panel.status.value and ".." not in panel.status.value
+
+
+def plain(status_html: str) -> str:
+    """The status line as a browser shows it (tags dropped, entities decoded)."""
+    import html
+    import re
+    return html.unescape(re.sub(r"<br>", "\n", re.sub(r"<(?!br>)[^>]+>", "", status_html)))
+
+
+def table_rows(table_html: str) -> list:
+    """The report's rows as lists of cell contents (header row first)."""
+    import re
+    return [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row) for row in table_html.split("<tr>")[1:]]
+
+
+def test_the_ready_line_is_the_runs_own_plan_and_the_duration_estimate(make_panel):
+    from nst_helpers.core import plan
+    from nst_helpers.runs import duration
+    panel = make_panel()                                         # fast, 512 px: a 3-level pyramid
+    cfg = panel.config()
+    levels = plan.plan(cfg, (512, 512), 32)
+    est = duration.estimate(cfg, "efficientnet_lite0", "cpu", (512, 512))
+    said = plain(panel.status.value)
+    assert said.startswith(f"Ready: fast · {plan.describe(levels)} · content weight 1 ")
+    assert f"about {duration.in_words(est)} on cpu (efficientnet_lite0, benchmark speed)" in said
+    assert "(256, 362, 512 px)" in said and "150 steps on a 3-level pyramid" in said
+    panel.size.value = 128                                       # one level at 128 px: the plan says so
+    assert "150 steps at 128 px" in plain(panel.status.value)
+
+
+def test_a_wide_content_image_is_planned_and_priced_at_its_own_shape(make_panel):
+    from nst_helpers.runs import duration
+    panel = make_panel(size=256)
+    buf = io.BytesIO()
+    Image.new("RGB", (400, 100), (10, 120, 240)).save(buf, format="PNG")
+    panel.uploads[panel.content].value = ({"name": "wide.png", "type": "image/png", "size": buf.tell(),
+                                           "content": memoryview(buf.getvalue()), "last_modified": datetime.now(timezone.utc)},)
+    cfg = panel.config()
+    assert panel.estimate_seconds(cfg) == pytest.approx(duration.estimate(cfg, "efficientnet_lite0", "cpu", (64, 256)))
+    assert [lv.shape for lv in panel.plan(cfg)] == [(45, 181), (64, 256)]
+    assert panel.estimate_seconds(cfg) < 0.3 * duration.estimate(cfg, "efficientnet_lite0", "cpu")  # not a square's
+    panel.size.value = 64                                        # 16 px high: too thin for the backbone
+    assert "Settings not valid" in panel.status.value and "raise size" in panel.status.value
+
+
+def test_after_a_run_the_estimate_is_at_the_speed_the_panel_measured(make_panel):
+    from nst_helpers.runs import duration
+    panel = make_panel(size=64, steps=12)
+    assert "benchmark speed" in panel.status.value
+    panel.start()
+    assert panel.wait(120) and panel.error is None
+    panel.steps.value = 24
+    per = panel.job.measured(panel.config())
+    assert per is not None and "speed measured here" in panel.status.value
+    est = duration.estimate(panel.config(), "efficientnet_lite0", "cpu", (64, 64), per_mpx_step=per)
+    assert panel.estimate_seconds(panel.config()) == pytest.approx(est)
+    assert f"about {duration.in_words(est)} on cpu" in plain(panel.status.value)
+
+
+@pytest.mark.parametrize("name, typed, value, note", [
+    ("size", 5000, 1024, "size 5000 px is above the slider's 1024 px: set to 1024"),
+    ("size", 16, 32, "size 16 px is below the slider's 32 px: set to 32"),
+    ("steps", 0, 1, "steps 0 is below the slider's 1: set to 1"),
+    ("style_weight", 1e12, 1e9, "style weight 1e+12 is above the slider's 1e+09: set to 1e+09"),
+    ("conv3_1", 2.5, 2.0, "conv3_1 2.5 is above the slider's 2: set to 2"),
+])
+def test_a_typed_value_outside_the_range_is_clamped_and_the_status_line_says_so(make_panel, name, typed, value, note):
+    panel = make_panel()
+    panel.entries[name].value = typed
+    slider = panel.controls()[name]
+    assert slider.value == pytest.approx(value) and panel.entries[name].value == pytest.approx(value)
+    said = plain(panel.status.value).split("\n")
+    assert said[0].startswith("Ready: ") and said[1:] == [note]
+    cfg = panel.config()                                         # the run gets the clamped value
+    held = {"size": cfg.size, "steps": cfg.steps, "style_weight": cfg.style_weight, "conv3_1": cfg.style_layers["conv3_1"]}
+    assert held[name] == pytest.approx(value)
+
+
+def test_a_clamp_note_stays_until_that_control_is_in_range_again(make_panel):
+    panel = make_panel()
+    panel.entries["size"].value = 5000
+    panel.entries["steps"].value = 123                           # another control in range: the note stays
+    assert "size 5000 px is above" in plain(panel.status.value) and "123 steps" in plain(panel.status.value)
+    panel.entries["size"].value = 5000                           # typed again at the bound: said again
+    assert plain(panel.status.value).count("size 5000 px") == 1
+    panel.size.value = 256                                       # dragged: in range, the note goes
+    assert "above" not in panel.status.value
+    panel.entries["steps"].value = 20000
+    assert "steps 20000 is above the slider's 10000" in plain(panel.status.value)
+    panel.preset.value = "exp1"                                  # a preset's values: every note goes
+    assert "above" not in panel.status.value
+
+
+def test_the_report_shows_each_metric_beside_the_photos_and_the_paintings(make_panel, effnet):
+    from nst_helpers.runs import metrics
+    panel = make_panel(size=64, steps=3)
+    panel.start()
+    assert panel.wait(120) and panel.error is None
+    r = panel.result
+    ends = {"photo": metrics.measure(r.content, r.content, r.style, effnet),
+            "painting": metrics.measure(r.style, r.content, r.style, effnet)}
+    assert panel.references.keys() == {"photo", "painting"}
+    for end, values in ends.items():
+        for k, v in panel.references[end].items():
+            assert v == pytest.approx(values[k]), (end, k)
+    rows = {cells[0]: cells for cells in table_rows(panel.info.value)}
+    for key, value in panel.metrics.items():
+        cells = rows[metrics.METRICS[key][0]]
+        assert cells[1:4] == [f"{value:.4g}", f"{ends['photo'][key]:.4g}", f"{ends['painting'][key]:.4g}"], cells
+        if ends["photo"][key] != ends["painting"][key]:
+            assert "nst-bar" in cells[4], cells                  # where the result lies between the two
+    assert panel.references["photo"]["ssim"] == pytest.approx(1.0) and panel.references["photo"]["content_distance"] == 0
+
+
+def test_a_stopped_run_says_at_which_step_of_how_many(make_panel):
+    panel = make_panel(preset_name="baseline", size=64, steps=2000, update_every=1)
+    panel.start()
+    wait_for(lambda: len(panel.history) >= 2, timeout=60)
+    panel.stop()
+    assert panel.wait(60)
+    n = len(panel.result.history)
+    assert f"s: {n} of 2000 steps (stopped) on efficientnet_lite0, cpu" in panel.status.value
+    assert ["stopped because", "stopped"] == table_rows(panel.info.value)[2][:2]

@@ -1,8 +1,7 @@
-"""Optimisers, learning-rate schedules, early stopping and the multi-scale pyramid.
+"""Optimisers, learning-rate schedules and early stopping (the pyramid plan is plan.py).
 
 Small pieces the loop in `transfer` combines; each is chosen by a StyleConfig field.
 """
-import math
 
 import torch
 

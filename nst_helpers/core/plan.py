@@ -75,7 +75,8 @@ def describe(levels: list[Level]) -> str:
     """The plan in words, as the explorer's status line and the notebooks say it:
     '150 steps on a 3-level pyramid (256, 362, 512 px)' or '300 steps at 512 px'."""
     steps = sum(lv.steps for lv in levels)
+    counted = f"{steps} step{'s' if steps != 1 else ''}"
     if len(levels) == 1:
-        return f"{steps} steps at {levels[0].size} px"
+        return f"{counted} at {levels[0].size} px"
     sizes = ", ".join(str(lv.size) for lv in levels)
-    return f"{steps} steps on a {len(levels)}-level pyramid ({sizes} px)"
+    return f"{counted} on a {len(levels)}-level pyramid ({sizes} px)"

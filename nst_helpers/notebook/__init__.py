@@ -1,5 +1,6 @@
 """What the notebooks use: their settings (settings), the seed's tables (tables), live plots and
-displays (live), the experiment comparison (compare) and the explorer (explorer/).
+displays (live), the snapshots against the start (figures), the experiment comparison (compare)
+and the explorer (explorer/).
 
     from nst_helpers import notebook
     s = notebook.settings(preset="baseline")
@@ -7,7 +8,8 @@ displays (live), the experiment comparison (compare) and the explorer (explorer/
 """
 from .compare import (EXPERIMENTS, latest_or_run, measure_runs, metrics_markdown,  # noqa: F401
                       observations, observations_markdown, save_comparison, save_result)
+from .figures import changes_from_start, mean_changes  # noqa: F401  (notebook 00's snapshots)
 from ..runs.plots import image_grid, loss_overlay  # noqa: F401  (the notebooks' comparison pictures)
 from .live import EarlySnapshots, LiveLossPlot, run_live, show, show_gif, show_markdown  # noqa: F401
 from .settings import SMOKE, Settings, project_root, settings, smoke_mode  # noqa: F401
-from .tables import LAYER_NOTES, balance_markdown, layer_table, preset_table, weight_changes  # noqa: F401
+from .tables import LAYER_NOTES, balance_markdown, balance_summary, layer_table, preset_table, weight_changes  # noqa: F401

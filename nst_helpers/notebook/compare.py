@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from ..core import transfer
+from ..core.progress import progress_bar
 from ..runs import folders
 from ..runs import metrics
 
@@ -59,17 +60,28 @@ def latest_or_run(s, name: str, backbone, progress: bool = True, device=None) ->
     return run
 
 
-def measure_runs(loaded: dict, backbone, references: bool = True) -> dict:
+def measure_runs(loaded: dict, backbone, references: bool = True, progress: bool = True) -> dict:
     """{label: metrics.measure(...)} for loaded runs {name: load_run dict}, measured on the saved
     PNGs; with references, the content photo and the style image are measured as if they were results.
-    The images may be on any device: the metrics move them to the backbone's, never the backbone."""
-    rows = {name: metrics.measure(r["image"], r["content"], r["style"], backbone, r["history"])
-            for name, r in loaded.items()}
+    The images may be on any device: the metrics move them to the backbone's, never the backbone.
+    progress: a bar (core.progress: tqdm in a notebook, plain lines in a log), one tick an image,
+    as each takes seconds at 512 px."""
+    jobs = [(name, r["image"], r["content"], r["style"], r["history"]) for name, r in loaded.items()]
     if references and loaded:
         any_run = next(iter(loaded.values()))
         c, st = any_run["content"], any_run["style"]
-        rows["(content photo)"] = metrics.measure(c, c, st, backbone)
-        rows["(style image)"] = metrics.measure(st, c, st, backbone)
+        jobs += [("(content photo)", c, c, st, None), ("(style image)", st, c, st, None)]
+    bar = progress_bar(total=len(jobs), desc="measuring", unit="image") if progress and jobs else None
+    rows = {}
+    for name, image, content, style, history in jobs:
+        if bar is not None:
+            bar.set_postfix(now=name)
+        rows[name] = metrics.measure(image, content, style, backbone, history)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.set_postfix()   # done: no image is being measured now
+        bar.close()
     return rows
 
 

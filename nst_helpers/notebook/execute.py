@@ -19,7 +19,7 @@ NOTEBOOKS = ("00_baseline", "01_exp1_early_layers", "02_exp2_balanced", "03_exp3
 def main(argv=None) -> int:
     """`make experiments`: execute notebooks 00-04 with papermill and print where the results are."""
     p = argparse.ArgumentParser(prog="python -m nst_helpers.notebook.execute", description=main.__doc__)
-    p.add_argument("--recipe", default="fast", choices=("fast", "seed"), help="fast: L-BFGS, CPU-friendly; seed: Adam, 5000 steps")
+    p.add_argument("--recipe", default="fast", choices=("fast", "seed"), help="fast: the painting recipe, L-BFGS; seed: Adam, 5000 steps (the settings cell says what each costs here)")
     p.add_argument("--size", type=int, default=None, help="longest side in px (default: the recipe's)")
     p.add_argument("--steps", type=int, default=None, help="steps per run (default: the recipe's)")
     p.add_argument("--out", default="outputs/notebooks", help="folder for the executed notebooks")

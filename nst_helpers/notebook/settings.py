@@ -6,11 +6,13 @@
 Paths are resolved against the project root (the folder with pyproject.toml), so a notebook
 works whether its kernel starts in notebooks/ (Jupyter, nbval) or in the root (papermill).
 """
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..core import config as cfgmod
+from ..core import plan
 
 SMOKE = {"size": 64, "steps": 15}   # NST_SMOKE=1: a tiny image and a few steps, for CI
 RECIPES = ("fast", "seed")
@@ -59,14 +61,58 @@ class Settings:
         return {k: str(v) for k, v in rel.items()}
 
     def describe(self) -> str:
+        """The run in words: recipe, plan, images (and any resizing beyond their own size), where
+        runs go, and how long a run takes here with this recipe and with the other."""
         cfg = self.config()
         mode = "SMOKE MODE (NST_SMOKE=1): tiny image, few steps, for CI only\n" if self.smoke else ""
         how = ("fast recipe: the preset's weights, L-BFGS" if self.recipe == "fast"
                else "seed recipe: Adam lr 0.003, unchanged")
-        return (f"{mode}preset {cfg.name}, {how}: {cfg.steps} steps at {cfg.size} px, "
-                f"snapshot every {cfg.snapshot_every}, backbone {self.backbone}\n"
-                f"images {self.labels()['content_path']} + {self.labels()['style_path']}; runs go to {self.outputs}")
+        lines = [f"{mode}preset {cfg.name}, {how}: {plan.describe(plan.plan(cfg, self.content_hw()))}, "
+                 f"snapshot every {cfg.snapshot_every}, backbone {self.backbone}",
+                 f"images {self.labels()['content_path']} + {self.labels()['style_path']}; runs go to {self.outputs}",
+                 *self.resize_notes(), self.duration_note()]
+        return "\n".join(lines)
 
+    def image_sizes(self) -> dict:
+        """{"content": (w, h), "style": (w, h)} of the image files, from their headers (None if unreadable)."""
+        from PIL import Image
+        sizes = {}
+        for key, path in (("content", self.content), ("style", self.style)):
+            try:
+                with Image.open(path) as img:
+                    sizes[key] = img.size
+            except (OSError, ValueError):  # a bad file gets its own clear error when it is loaded
+                sizes[key] = None
+        return sizes
+
+    def content_hw(self) -> tuple | None:
+        """The content image's (h, w) at the run's size, as the run will shape it (None if unreadable)."""
+        size = self.image_sizes()["content"]
+        return None if size is None else plan.level_shape(size[::-1], self.config().size, max(size))
+
+    def resize_notes(self) -> list[str]:
+        """A line for each image smaller than the run's size: load_image enlarges it (invents no detail)."""
+        size, notes = self.config().size, []
+        for key, wh in self.image_sizes().items():
+            if wh is not None and max(wh) < size:
+                name = getattr(self, key).name
+                notes.append(f"{name} is {wh[0]}x{wh[1]} px: upscaled to {size} px on its longest side "
+                             "(a blurrier start; a larger image gives the style more to work with)")
+        return notes
+
+    def duration_note(self) -> str:
+        """How long a run takes here: runs.duration's estimate (the command line's and the explorer's),
+        for this recipe and for the other one."""
+        from ..backbones.registry import choose_backbone
+        from ..core.devices import pick_device
+        from ..runs import duration
+        backbone, device = choose_backbone(self.backbone).likely, str(pick_device())
+        other = "seed" if self.recipe == "fast" else "fast"
+        cost = {r: duration.estimate(dataclasses.replace(self, recipe=r).config(), backbone, device, self.content_hw())
+                for r in (self.recipe, other)}
+        words = {r: ("" if s < 1 else "about ") + duration.in_words(s) for r, s in cost.items()}
+        return (f"time: {words[self.recipe]} a run here ({backbone} on {device}, runs/duration.py's "
+                f"estimate); with recipe = \"{other}\": {words[other]}")
 
 def settings(content="images/content.jpg", style="images/style.jpg", preset="baseline", recipe="fast",
              steps=None, size=None, backbone="auto", outputs="outputs") -> Settings:

@@ -6,9 +6,9 @@ README, and a note when a seed run was stopped long before its style could show.
     early_end_note(cfg, len(result.history))        # "[nst] 30 of the baseline preset's 5000 steps: ..."
 
 Both price a run the same way: seconds per megapixel of one optimiser step, times each pyramid
-level's steps and pixels (core/plan.py). Before the run that rate comes from STEP_COST (measured
-here, whole runs, so it holds the start-up, the first step's warm-up and L-BFGS's extra
-evaluations); during the run, from the run's own steps.
+level's steps and pixels (core/plan.py). Before the run that rate, and the run's start-up, come
+from STEP_COST (measured here with benchmarks/step_cost.py; an L-BFGS step's extra evaluations
+are in its rate); during the run, from the run's own steps.
 """
 import sys
 
@@ -19,16 +19,17 @@ from ..core.config import PRESET_TABLE, preset
 PREVIEW = "--preset fast"
 EARLY_SHARE = 0.2       # a seed run with under a fifth of its Adam steps still looks like the photo
 
-# Seconds per megapixel-step of whole runs (benchmarks/step_cost.py: wall time of a run / sum of
-# steps x pixels over its levels), at 512 px on this project's 2-core CPU (torch 2.14.1, quiet
-# machine). GPU figures: the same script on one H200, where measured; else GPU_STEP_COST.
+# (seconds per megapixel-step, seconds of start-up) of runs measured here with benchmarks/step_cost.py:
+# the rate from each level's steps after its first, the start-up (warm-up, targets) what a run took
+# beyond it; 512 px, the bundled pair, the project's 2-core CPU, torch 2.14.1, a quiet machine.
+# GPU figures: none measured; GPU_STEP_COST until a run measures its own.
 STEP_COST = {
-    ("efficientnet_lite0", "cpu", "adam"): 0.45, ("efficientnet_lite0", "cpu", "lbfgs"): 0.62,
-    ("efficientnet_lite1", "cpu", "adam"): 0.62, ("efficientnet_lite1", "cpu", "lbfgs"): 0.85,
-    ("efficientnet_lite2", "cpu", "adam"): 0.75, ("efficientnet_lite2", "cpu", "lbfgs"): 1.0,
-    ("vgg19", "cpu", "adam"): 4.6, ("vgg19", "cpu", "lbfgs"): 6.0,
+    ("efficientnet_lite0", "cpu", "adam"): (0.45, 1.0), ("efficientnet_lite0", "cpu", "lbfgs"): (0.62, 1.0),
+    ("efficientnet_lite1", "cpu", "adam"): (0.62, 1.0), ("efficientnet_lite1", "cpu", "lbfgs"): (0.85, 1.0),
+    ("efficientnet_lite2", "cpu", "adam"): (0.75, 1.0), ("efficientnet_lite2", "cpu", "lbfgs"): (1.0, 1.0),
+    ("vgg19", "cpu", "adam"): (4.6, 3.0), ("vgg19", "cpu", "lbfgs"): (6.0, 3.0),
 }
-GPU_STEP_COST = 0.02    # s per Mpx-step on a CUDA or MPS device: a rough figure, replaced by a run's own
+GPU_STEP_COST = (0.02, 2.0)   # a rough figure for a CUDA or MPS device, replaced by a run's own
 
 
 def seconds_for(levels: list, per_mpx_step: float, after_step: int = 0) -> float:
@@ -41,8 +42,9 @@ def seconds_for(levels: list, per_mpx_step: float, after_step: int = 0) -> float
     return total
 
 
-def step_cost(backbone: str, device: str, optimizer: str) -> float:
-    """STEP_COST for a concrete backbone name on a device ('cpu', 'cuda:0', ...)."""
+def step_cost(backbone: str, device: str, optimizer: str) -> tuple[float, float]:
+    """STEP_COST's (s per Mpx-step, s of start-up) for a backbone name on a device ('cpu', 'cuda:0', ...);
+    a backbone not measured is priced as VGG19 (the heaviest)."""
     kind = str(device).split(":")[0]
     if kind != "cpu":
         return GPU_STEP_COST
@@ -50,14 +52,15 @@ def step_cost(backbone: str, device: str, optimizer: str) -> float:
 
 
 def estimate(cfg, backbone: str | None = None, device: str = "cpu", content_hw=None,
-             per_mpx_step: float | None = None) -> float:
+             per_mpx_step: float | None = None, min_size: int = 1) -> float:
     """Seconds a run of `cfg` will take on `backbone` ('auto': the one it will most likely use)
-    and `device`, for a content image (h, w) at cfg.size (None: square). per_mpx_step: a rate
-    measured by earlier runs (the explorer's), else the STEP_COST table."""
+    and `device`, for a content image (h, w) at cfg.size (None: square) and a backbone whose
+    smallest side is `min_size` (the plan drops thinner levels). per_mpx_step: a rate measured
+    by earlier runs (the explorer's), else the STEP_COST table."""
     name = backbone or cfg.backbone
     name = backbones.choose_backbone(name).likely if name == "auto" else name
-    per = per_mpx_step if per_mpx_step is not None else step_cost(name, device, cfg.optimizer)
-    return seconds_for(plan.plan(cfg, content_hw), per)
+    per, start = (per_mpx_step, 0.0) if per_mpx_step is not None else step_cost(name, device, cfg.optimizer)
+    return start + seconds_for(plan.plan(cfg, content_hw, min_size), per)
 
 
 def in_words(s: float) -> str:

@@ -10,6 +10,7 @@ import math
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..core.images import resize_to, to_pil
 
@@ -54,11 +55,15 @@ def weighted_terms(history: list, config) -> dict:
 START_FLOOR = 1e-4  # a curve is drawn from its first value within this factor of its median
 
 
-def visible(values: list) -> list:
+def visible(values: list, total: list | None = None) -> list:
     """The values to draw on a log axis: NaN for non-positive ones, and for a start far below the
     curve's median (the content term starts at ~1e-11 when the target starts as the photo: drawn,
-    it would stretch the axis over ten empty decades)."""
+    it would stretch the axis over ten empty decades). `total`: the total loss at the same steps;
+    a first value that far below the total's first is a start too (a run of one step has no
+    median to compare it with)."""
     out = [v if v > 0 and math.isfinite(v) else float("nan") for v in values]
+    if out and total and math.isfinite(total[0]) and not out[0] >= total[0] * START_FLOOR:
+        out[0] = float("nan")
     finite = sorted(v for v in out if not math.isnan(v))
     if not finite:
         return out
@@ -73,18 +78,37 @@ def loss_limits(curves) -> tuple[float, float] | None:
     if not drawn:
         return None
     lo, hi = math.log10(min(drawn)), math.log10(max(drawn))
-    pad = max(0.05 * (hi - lo), 0.1)  # at least a quarter of a decade in all, so a flat line shows
+    pad = max(0.05 * (hi - lo), 0.1)  # at least a fifth of a decade in all, so a flat line shows
     return 10 ** (lo - pad), 10 ** (hi + pad)
+
+
+def lone(values: list) -> list[int]:
+    """Indices of the drawn (non-NaN) values with no drawn neighbour: a line has no segment
+    there, so it would hold the axis open for a point nobody sees (a run stopped at step 2: the
+    content term's only point, the step-1 photo start not drawn). They get a marker."""
+    drawn = [not math.isnan(v) for v in values]
+    return [i for i, d in enumerate(drawn)
+            if d and not (i > 0 and drawn[i - 1]) and not (i + 1 < len(drawn) and drawn[i + 1])]
+
+
+def legend_beside(ax) -> None:
+    """The legend outside the data area, to the right of the axes, in the axes' own font size:
+    inside, it covered the curves (the spikes where a pyramid moves to a finer scale)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False,
+              handlelength=1.5, fontsize="medium")
 
 
 def draw_losses(ax, history: list, config, label_prefix: str = "") -> None:
     """Total, content and style loss (weighted, log scale) against the step, on `ax`; the y axis
-    spans where the curves live."""
+    spans every drawn point (and every point it spans is drawn: a lone one as a dot); the legend
+    beside the axes, so the figure needs room on the right (constrained layout makes it)."""
     steps = [r["step"] for r in history]
     curves = []
-    for name, values in weighted_terms(history, config).items():
-        curves.append(visible(values))
-        ax.plot(steps, curves[-1], label=label_prefix + name)
+    terms = weighted_terms(history, config)
+    for name, values in terms.items():
+        curves.append(visible(values, terms["total"]))
+        dots = lone(curves[-1])
+        ax.plot(steps, curves[-1], label=label_prefix + name, marker="o" if dots else None, ms=4, markevery=dots)
     changes = [r["step"] for a, r in zip(history, history[1:]) if r["size"] != a["size"]]
     for s in changes:  # mark where a multi-scale run moved to a finer scale
         ax.axvline(s, color="grey", lw=0.8, ls=":")
@@ -92,9 +116,10 @@ def draw_losses(ax, history: list, config, label_prefix: str = "") -> None:
     limits = loss_limits(curves)
     if limits:
         ax.set_ylim(*limits)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no "2.5" under a 5-step run
     ax.set_xlabel("step")
     ax.set_ylabel("loss (weighted)")
-    ax.legend(loc="upper right", fontsize="small")
+    legend_beside(ax)
     ax.grid(alpha=0.3)
 
 
@@ -129,8 +154,8 @@ def png_bytes(fig: Figure, dpi: int = 80) -> bytes:
     return buf.getvalue()
 
 
-def explorer_png(content, style, current, history, config, title="", dpi=72) -> bytes:
-    """explorer_figure as PNG bytes (dpi 72: ~690x460 px)."""
+def explorer_png(content, style, current, history, config, title="", dpi=96) -> bytes:
+    """explorer_figure as PNG bytes (dpi 96: 691x461 px, text 13 px high, as the panel shows it)."""
     return png_bytes(explorer_figure(content, style, current, history, config, title), dpi)
 
 
@@ -140,9 +165,12 @@ def explorer_figure(content, style, current, history, config, title="") -> Figur
     content, style, current: (1, 3, H, W) in [0, 1] (current may be None); history: rows of
     transfer.run. A fresh Figure each time: no shared state between threads.
     """
-    fig = Figure(figsize=(9.6, 6.4))  # fixed margins: constrained layout would double the draw time
-    grid = fig.add_gridspec(2, 3, height_ratios=(1.0, 0.75), left=0.08, right=0.98, top=0.9, bottom=0.08,
-                            wspace=0.05, hspace=0.2)
+    # 7.2 x 4.8 in at 96 dpi is the panel's 691 px width: its text is read at 1:1. Fixed margins
+    # (constrained layout would double the draw time); the loss axes leave the right for the legend.
+    fig = Figure(figsize=(7.2, 4.8))
+    rows = dict(nrows=2, height_ratios=(1.0, 0.75), top=0.87, bottom=0.1, hspace=0.25)
+    grid = fig.add_gridspec(ncols=3, left=0.08, right=0.98, wspace=0.05, **rows)
+    below = fig.add_gridspec(ncols=1, left=0.11, right=0.79, **rows)
     for col, (img, name) in enumerate(((content, "content"), (style, "style"), (current, "result"))):
         ax = fig.add_subplot(grid[0, col])
         ax.axis("off")
@@ -153,7 +181,7 @@ def explorer_figure(content, style, current, history, config, title="") -> Figur
             pil = to_pil(img)
             pil.thumbnail((256, 256))  # a third of a 700 px figure: smaller draws faster
             ax.imshow(pil)
-    ax = fig.add_subplot(grid[1, :])
+    ax = fig.add_subplot(below[1, 0])
     if history:
         draw_losses(ax, history, config)
     else:

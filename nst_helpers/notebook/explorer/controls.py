@@ -4,10 +4,13 @@ A slider is for a quick look, an entry for an exact value: a 90 px log slider mo
 weight from 1e6 to 1.8e8 in a 40 px drag. The slider takes the row's width (at least ~300 px of
 track in a wide notebook); the entry beside it shows the real value (a log slider's own readout
 would show the value, but takes track width) and accepts a typed one. The two are linked in the
-kernel, both ways, and the entry is bounded to the slider's range, so neither can hold a value
-the other cannot. The columns wrap under each other in a narrow JupyterLab panel.
+kernel, both ways. The entry's range is the slider's, known to the kernel only: a browser that
+knew it would turn a typed 5000 into 1024 before the kernel heard of it, and the panel could not
+say that it did (form.watch_entries clamps it and says so). The columns wrap under each other in
+a narrow JupyterLab panel.
 """
 import ipywidgets as W
+import traitlets
 
 LABEL = {"description_width": "110px"}
 ENTRY = {"width": "120px", "flex": "0 0 auto"}
@@ -26,12 +29,23 @@ def slider(cls, **kw):
     return cls(continuous_update=False, readout=False, style=LABEL, layout=SLIDER_LAYOUT, **kw)
 
 
+class IntEntry(W.IntText):
+    """An integer entry whose min/max the kernel keeps (not synced: the browser sends what was typed)."""
+    min = traitlets.CInt(0)
+    max = traitlets.CInt(100)
+
+
+class FloatEntry(W.FloatText):
+    """A number entry whose min/max the kernel keeps (not synced: the browser sends what was typed)."""
+    min = traitlets.CFloat(0.0)
+    max = traitlets.CFloat(1.0)
+
+
 def entry_for(s):
-    """A typed entry bounded to the slider's range (a log slider's min/max are exponents)."""
+    """A typed entry with the slider's range (a log slider's min/max are exponents)."""
     if isinstance(s, W.FloatLogSlider):
-        lo, hi = s.base ** s.min, s.base ** s.max
-        return W.BoundedFloatText(min=lo, max=hi, value=s.value, layout=ENTRY)
-    cls = W.BoundedIntText if isinstance(s, W.IntSlider) else W.BoundedFloatText
+        return FloatEntry(min=s.base ** s.min, max=s.base ** s.max, value=s.value, layout=ENTRY)
+    cls = IntEntry if isinstance(s, W.IntSlider) else FloatEntry
     return cls(min=s.min, max=s.max, value=s.value, layout=ENTRY)
 
 
