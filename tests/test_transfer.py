@@ -141,8 +141,45 @@ def test_nan_stops_the_run_and_keeps_the_last_finite_image(effnet, tiny_pair, mo
             return total * float("nan"), parts
 
     monkeypatch.setattr(transfer, "StyleObjective", Poisoned)
-    r = run(*tiny_pair, tiny(optimizer=optimizer, lr=lr, steps=6, snapshot_every=1), backbone=effnet, progress=False,
+    r = run(*tiny_pair, tiny(optimizer=optimizer, lr=lr, steps=9, snapshot_every=1), backbone=effnet, progress=False,
             callbacks=[lambda step, row, img: done.append(step)], callback_every=1)
-    assert r.stop_reason == "diverged" and len(r.history) == k and r.history[-1]["event"] == "diverged"
-    assert f"the {what} became NaN or infinite at step {k}; kept the image of step {k - 1}" in r.message
-    assert torch.isfinite(r.image).all() and torch.equal(r.image, r.snapshots[k - 1])
+    end = k + transfer.MAX_RECOVERIES   # steps k, k+1, k+2 recover (back to the best image, damped); then it gives up
+    assert r.stop_reason == "diverged" and len(r.history) == end
+    assert [row["event"] for row in r.history[k - 1:]] == ["recovered"] * transfer.MAX_RECOVERIES + ["diverged"]
+    assert (f"the {what} became NaN or infinite at step {end}, after {transfer.MAX_RECOVERIES} recoveries; "
+            f"kept the image of step {end - 1}") in r.message
+    assert torch.isfinite(r.image).all() and torch.equal(r.image, r.snapshots[end - 1])
+    # every recovery went back to the best image whose loss was seen: step k-2's (step k-1's loss is the NaN)
+    assert all(torch.equal(r.snapshots[s], r.snapshots[k - 2]) for s in range(k, end))
+
+
+@pytest.mark.parametrize("optimizer, lr, how", [("adam", 0.003, "nan"), ("adam", 0.003, "jump"), ("lbfgs", 1.0, "nan")])
+def test_a_blow_up_is_recovered_from_and_the_run_goes_on(effnet, tiny_pair, monkeypatch, optimizer, lr, how):
+    """One bad step (a NaN loss, or a loss 10^6 times the best): the run goes back to the best image
+    with a damped step, says so in the history, and completes with a finite image. (L-BFGS's jump is
+    not tested this way: its line search rejects a worse point by itself.)"""
+    calls, k = [], 3
+
+    class OneBadStep(transfer.StyleObjective):
+        def __call__(self, image):
+            calls.append(1)
+            total, parts = super().__call__(image)
+            if len(calls) == first_bad[0]:
+                return total * (float("nan") if how == "nan" else 1e6), parts
+            return total, parts
+
+    first_bad = [None]
+    monkeypatch.setattr(transfer, "StyleObjective", OneBadStep)
+    seen = []
+    cfg = tiny(optimizer=optimizer, lr=lr, steps=8, snapshot_every=1, early_stop_window=0)
+
+    def arm(step, row, image):  # the first evaluation of step k is the bad one
+        seen.append(step)
+        if step == k - 1:
+            first_bad[0] = len(calls) + 1
+    r = run(*tiny_pair, cfg, backbone=effnet, progress=False, callbacks=[arm], callback_every=1)
+    events = [row["event"] for row in r.history]
+    assert r.stop_reason == "completed" and len(r.history) == 8, (r.stop_reason, events)
+    assert events[k - 1] == "recovered" and events.count("recovered") == 1, events
+    assert torch.isfinite(r.image).all()
+    assert r.history[k]["lr"] == pytest.approx(0.5 * r.history[k - 2]["lr"])   # damped from there on

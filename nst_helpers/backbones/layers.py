@@ -9,7 +9,7 @@
 """
 import math
 
-BACKBONES = ("auto", "vgg19", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+BACKBONES = ("auto", "vgg19", "vgg19_original", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 # torchvision's VGG19 layout: channels per conv, "M" for a 2x2 max pool.
 VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",

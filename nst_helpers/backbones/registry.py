@@ -77,6 +77,9 @@ def load_backbone(name: str = "auto", pooling: str = "max", verbose: bool = True
                 raise
             chosen = FALLBACK
             why = f"{OFFLINE_WHY}; {HOW_TO_GET}" if err.download_failed else f"VGG19 weights unavailable: {err.reason}"
+    if chosen == "vgg19_original":
+        from .vgg_original import load_vgg19_original
+        model = load_vgg19_original(pooling=pooling)
     if chosen in OFFLINE:
         model = OFFLINE[chosen]()
     if verbose:

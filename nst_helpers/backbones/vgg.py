@@ -181,6 +181,8 @@ class VGG19Features(nn.Module):
     style_scale = 1.0  # the reference: presets' weights were tuned for VGG19
     style_scales = {"seed": 1.0, "size_independent": 1.0}  # the seed on its own loss; the tutorial on its
     min_size = 32      # five 2x pools need at least 32 px to leave a 1x1 map
+    input_mean, input_std = IMAGENET_MEAN, IMAGENET_STD  # what the weights were trained on (RGB, [0, 1] units)
+    weights = {"source": "torchvision IMAGENET1K_V1", "sha256_prefix": WEIGHTS_SHA256_PREFIX}
 
     def __init__(self, state_dict: dict | None = None, pooling: str = "max"):
         super().__init__()
@@ -198,8 +200,8 @@ class VGG19Features(nn.Module):
             # torchvision keys are "features.N.weight" plus the classifier's, which we drop.
             own = {k: v for k, v in state_dict.items() if k.startswith("features.")}
             self.load_state_dict(own, strict=True)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(self.input_mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(self.input_std).view(1, 3, 1, 1))
         self.eval().requires_grad_(False)
 
     def forward(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-FORMAT = 1  # the payload's layout; another value is refused, not misread
+FORMAT = 2  # the payload's layout; another value is refused, not misread (2: recoveries and best)
 
 
 @dataclass
@@ -32,6 +32,8 @@ class ScaleState:
     step: int = 0            # steps done at this scale
     done: bool = False       # its budget spent or stopped early: a resumed run starts the next scale
     reason: str | None = None  # "early_stop" when it stopped early
+    recoveries: int = 0      # blow-ups recovered from at this scale (transfer: back to `best`, damped)
+    best: tuple | None = None  # (total, image (1, 3, h, w)): the lowest loss seen at this scale and its image
 
 
 @dataclass
@@ -73,7 +75,8 @@ def scale_dict(s: ScaleState) -> dict:
         sched["milestones"] = dict(sched["milestones"])  # torch.load(weights_only=True) refuses a Counter
     return {"index": s.scale, "step": s.step, "done": s.done, "reason": s.reason, "z": s.z.detach(),
             "optimizer": s.opt.state_dict(), "scheduler": sched, "stopper": list(s.stopper.losses),
-            "memo": dict(s.memo)}
+            "memo": dict(s.memo), "recoveries": s.recoveries,
+            "best": None if s.best is None else (s.best[0], s.best[1].detach().cpu())}
 
 
 def restore_scale(state: ScaleState, saved: dict) -> None:
@@ -88,6 +91,8 @@ def restore_scale(state: ScaleState, saved: dict) -> None:
     dev = state.z.device
     state.memo.update({k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in saved["memo"].items()})
     state.step, state.done, state.reason = saved["step"], saved["done"], saved["reason"]
+    state.recoveries = saved["recoveries"]
+    state.best = None if saved["best"] is None else (saved["best"][0], saved["best"][1].to(dev))
 
 
 def payload(loop: Loop) -> dict:

@@ -25,6 +25,8 @@ from .memory import check_memory
 from .objective import StyleObjective
 from .start import as_image, initial_image
 
+EXPLODED = 1e3       # a loss this many times the scale's best: the previous step blew the image up
+MAX_RECOVERIES = 3   # blow-ups a scale recovers from before the run ends as diverged
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
@@ -42,6 +44,7 @@ class TransferResult:
     backbone: str
     device: str
     stop_reason: str = "completed"   # completed | early_stop | stopped | interrupted | diverged
+    # (a blow-up is first recovered from: its history row says "recovered"; see _recover)
     seconds: float = 0.0
     content: torch.Tensor | None = field(default=None, repr=False)
     style: torch.Tensor | None = field(default=None, repr=False)
@@ -102,6 +105,31 @@ def _closure(objective: StyleObjective, level: state.ScaleState, row: dict, bad:
     return closure
 
 
+def _blow_up(bad: list, row: dict, new: torch.Tensor, level: state.ScaleState) -> str | None:
+    """What went wrong in this step, in words, or None: a NaN or infinite loss, gradient or image,
+    or a loss EXPLODED times the scale's best (the previous step threw the image far off)."""
+    if bad or not torch.isfinite(new).all():
+        return f"{bad[0] if bad else 'the image'} became NaN or infinite"
+    if level.best is not None and row["total"] > EXPLODED * level.best[0] > 0:
+        return f"the loss jumped to {row['total']:.3g}, {row['total'] / level.best[0]:.0f} times its best"
+    return None
+
+
+def _recover(level: state.ScaleState, start: torch.Tensor, mean, std) -> torch.Tensor:
+    """After a blow-up: z back to the scale's best image (else `start`, where this step began),
+    the optimiser's memory forgotten and its step halved; returns that image. The next step
+    starts afresh there."""
+    image = level.best[1] if level.best is not None else start
+    with torch.no_grad():
+        level.z.copy_((image - mean) / std)
+    level.opt.state.clear()
+    level.memo.clear()
+    for group in level.opt.param_groups:
+        group["lr"] *= 0.5
+    level.recoveries += 1
+    return image
+
+
 def _optimise_scale(loop: state.Loop, objective: StyleObjective, x: torch.Tensor, budget: int, size: int,
                     scale: int = 0, saved: dict | None = None) -> str | None:
     """Up to `budget` optimiser steps from image x (1, 3, h, w), or on from a checkpoint's state of
@@ -120,17 +148,24 @@ def _optimise_scale(loop: state.Loop, objective: StyleObjective, x: torch.Tensor
         loop.step += 1
         row.update(step=loop.step, lr=lr_now, elapsed=time.perf_counter() - loop.t0, size=size, event="")
         loop.result.history.append(row)
-        x = (level.z.detach() * std + mean).clamp(0, 1)
-        if bad or not torch.isfinite(x).all():
+        new = (level.z.detach() * std + mean).clamp(0, 1)
+        why = _blow_up(bad, row, new, level)
+        if why and level.recoveries >= MAX_RECOVERIES:
             row["event"] = "diverged"
-            loop.result.message = (f"{bad[0] if bad else 'the image'} became NaN or infinite at step {loop.step}; "
-                                   f"kept the image of step {loop.step - 1}. Lower lr or style_weight and run again")
+            loop.result.message = (f"{why} at step {loop.step}, after {level.recoveries} recoveries; kept the image "
+                                   f"of step {loop.step - 1}. Lower lr or style_weight and run again")
             return "diverged"
-        optim.scheduler_step(level.sched, row["total"])
-        early = level.stopper.should_stop(row["total"])
+        if why:   # the step is spent, not its damage: it counts in the budget, its loss in nothing
+            x, early = _recover(level, x, mean, std), False
+            row["event"] = "recovered"
+        else:
+            level.best = min(level.best or (row["total"], x), (row["total"], x), key=lambda b: b[0])
+            x = new
+            optim.scheduler_step(level.sched, row["total"])
+            early = level.stopper.should_stop(row["total"])
         level.step += 1
         level.done, level.reason = early or level.step == budget, "early_stop" if early else None
-        row["event"] = "early_stop" if early else ""
+        row["event"] = row["event"] or ("early_stop" if early else "")
         loop.boundary = True  # the step is whole: report() may checkpoint it
         loop.report(row, x)
         if loop.stop_event is not None and loop.stop_event.is_set():
