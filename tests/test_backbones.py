@@ -133,7 +133,7 @@ def test_layer_maps_cover_the_presets(effnet):
 
 
 def test_every_configured_backbone_has_a_loader():
-    assert set(BACKBONES) == {"auto", "vgg19"} | set(backbones.OFFLINE)
+    assert set(BACKBONES) == {"auto", "vgg19", "vgg19_original"} | set(backbones.OFFLINE)
     assert {"block20", "conv5_4", "head"} <= backbones.known_layer_names()
 
 

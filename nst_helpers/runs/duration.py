@@ -29,6 +29,7 @@ STEP_COST = {
     ("efficientnet_lite2", "cpu", "adam"): (0.68, 0.18), ("efficientnet_lite2", "cpu", "lbfgs"): (0.93, 0.64),
     # VGG19 measured with the original weights (the same network as torchvision's, the same cost)
     ("vgg19", "cpu", "adam"): (7.9, 3.2), ("vgg19", "cpu", "lbfgs"): (7.0, 5.4),
+    ("vgg19_original", "cpu", "adam"): (7.9, 3.2), ("vgg19_original", "cpu", "lbfgs"): (7.0, 5.4),
 }
 GPU_STEP_COST = (0.02, 2.0)   # a rough figure for a CUDA or MPS device, replaced by a run's own
 
