@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import images, optim, plan, state
+from .recovery import MAX_RECOVERIES, blow_up, recover
 from ..backbones import load_backbone
 from .config import StyleConfig
 from .devices import on_device, pick_device
@@ -25,8 +26,6 @@ from .memory import check_memory
 from .objective import StyleObjective
 from .start import as_image, initial_image
 
-EXPLODED = 1e3       # a loss this many times the scale's best: the previous step blew the image up
-MAX_RECOVERIES = 3   # blow-ups a scale recovers from before the run ends as diverged
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
@@ -105,31 +104,6 @@ def _closure(objective: StyleObjective, level: state.ScaleState, row: dict, bad:
     return closure
 
 
-def _blow_up(bad: list, row: dict, new: torch.Tensor, level: state.ScaleState) -> str | None:
-    """What went wrong in this step, in words, or None: a NaN or infinite loss, gradient or image,
-    or a loss EXPLODED times the scale's best (the previous step threw the image far off)."""
-    if bad or not torch.isfinite(new).all():
-        return f"{bad[0] if bad else 'the image'} became NaN or infinite"
-    if level.best is not None and row["total"] > EXPLODED * level.best[0] > 0:
-        return f"the loss jumped to {row['total']:.3g}, {row['total'] / level.best[0]:.0f} times its best"
-    return None
-
-
-def _recover(level: state.ScaleState, start: torch.Tensor, mean, std) -> torch.Tensor:
-    """After a blow-up: z back to the scale's best image (else `start`, where this step began),
-    the optimiser's memory forgotten and its step halved; returns that image. The next step
-    starts afresh there."""
-    image = level.best[1] if level.best is not None else start
-    with torch.no_grad():
-        level.z.copy_((image - mean) / std)
-    level.opt.state.clear()
-    level.memo.clear()
-    for group in level.opt.param_groups:
-        group["lr"] *= 0.5
-    level.recoveries += 1
-    return image
-
-
 def _optimise_scale(loop: state.Loop, objective: StyleObjective, x: torch.Tensor, budget: int, size: int,
                     scale: int = 0, saved: dict | None = None) -> str | None:
     """Up to `budget` optimiser steps from image x (1, 3, h, w), or on from a checkpoint's state of
@@ -149,14 +123,14 @@ def _optimise_scale(loop: state.Loop, objective: StyleObjective, x: torch.Tensor
         row.update(step=loop.step, lr=lr_now, elapsed=time.perf_counter() - loop.t0, size=size, event="")
         loop.result.history.append(row)
         new = (level.z.detach() * std + mean).clamp(0, 1)
-        why = _blow_up(bad, row, new, level)
+        why = blow_up(bad, row, new, level)
         if why and level.recoveries >= MAX_RECOVERIES:
             row["event"] = "diverged"
             loop.result.message = (f"{why} at step {loop.step}, after {level.recoveries} recoveries; kept the image "
                                    f"of step {loop.step - 1}. Lower lr or style_weight and run again")
             return "diverged"
         if why:   # the step is spent, not its damage: it counts in the budget, its loss in nothing
-            x, early = _recover(level, x, mean, std), False
+            x, early = recover(level, x, mean, std), False
             row["event"] = "recovered"
         else:
             level.best = min(level.best or (row["total"], x), (row["total"], x), key=lambda b: b[0])
