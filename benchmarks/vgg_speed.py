@@ -1,0 +1,56 @@
+"""VGG19 (the original weights) per style-transfer step, one idea at a time: fp32 or bf16 autocast,
+NCHW or channels_last input. A step: forward to conv1_1..conv5_1 and conv4_2, a loss on each
+activation, backward to the image, as transfer.run does it (objective.autocast_for, objective.nhwc).
+Variants are timed in turn within each repeat, so a load change hits all alike.
+
+    .venv/bin/python benchmarks/vgg_speed.py [--size 512] [--repeats 5]
+"""
+import argparse
+import os
+import statistics
+import time
+
+from nst_helpers.backbones import load_backbone  # first: torch's threads then wait passively
+
+import torch  # noqa: E402
+from nst_helpers.core.objective import autocast_for  # noqa: E402
+
+LAYERS = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
+VARIANTS = {"fp32 NCHW": (False, False), "fp32 channels_last": (False, True),
+            "bf16 NCHW": (True, False), "bf16 channels_last": (True, True)}
+
+
+def step(net, image: torch.Tensor, mixed: bool, nhwc: bool) -> float:
+    x = image.detach().requires_grad_(True)
+    t = time.perf_counter()
+    with autocast_for(torch.device("cpu"), mixed):
+        feats = net(x.contiguous(memory_format=torch.channels_last) if nhwc else x, LAYERS)
+    sum(f.float().square().mean() for f in feats.values()).backward()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(os.cpu_count() or 2)
+    print(f"load average {os.getloadavg()[0]:.2f}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"native bf16: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}")
+    net = load_backbone("vgg19_original", verbose=False)
+    image = torch.rand(1, 3, args.size, args.size)
+    times = {name: [] for name in VARIANTS}
+    for name, (mixed, nhwc) in VARIANTS.items():
+        step(net, image, mixed, nhwc)   # warm-up: allocator and kernel selection
+    for _ in range(args.repeats):
+        for name, (mixed, nhwc) in VARIANTS.items():
+            times[name].append(step(net, image, mixed, nhwc))
+    base = statistics.median(times["fp32 NCHW"])
+    for name, ts in times.items():
+        print(f"{name:20} median {statistics.median(ts):.3f} s ({base / statistics.median(ts):.2f}x faster than fp32 NCHW)"
+              f"  steps: {' '.join(f'{t:.3f}' for t in ts)}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()
