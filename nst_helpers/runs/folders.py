@@ -114,7 +114,7 @@ def save_run(result, root="outputs", name: str | None = None, extra: dict | None
         if not folder.is_dir() or is_complete(folder):
             raise ValueError(f"{folder} is {'a complete run folder' if folder.is_dir() else 'not a folder'}; "
                              "a finished run is never overwritten: leave folder out to save into a new one")
-    meta = {"config": cfg.to_dict(), "backbone": result.backbone, "device": result.device,
+    meta = {"config": cfg.to_dict(), "backbone": result.backbone, "weights": result.weights, "device": result.device,
             "stop_reason": result.stop_reason, "seconds": round(result.seconds, 3),
             "steps_done": len(result.history), "versions": library_versions(), **(extra or {})}
     write_text(folder / "config.json", json.dumps(meta, indent=2))
