@@ -67,11 +67,10 @@ def weights(controls: dict) -> dict:
 def read(controls: dict, preset_name: str):
     """The StyleConfig the controls describe: the preset with the controls' values (a ValueError
     names a field that is not valid). A run shorter than its preset's snapshot interval keeps
-    about five snapshots."""
+    a few snapshots: preset() applies plan.snapshot_every, the one snapshot rule."""
     c = controls
-    cfg = preset(preset_name, **weights(c), lr=c["lr"].value, steps=c["steps"].value, size=c["size"].value,
-                 backbone=c["backbone"].value, optimizer=c["optimizer"].value)
-    return cfg.replace(snapshot_every=max(1, cfg.steps // 5)) if cfg.snapshot_every > cfg.steps else cfg
+    return preset(preset_name, **weights(c), lr=c["lr"].value, steps=c["steps"].value, size=c["size"].value,
+                  backbone=c["backbone"].value, optimizer=c["optimizer"].value)
 
 
 def content_hw(source, size: int) -> tuple[int, int]:
