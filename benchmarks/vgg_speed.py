@@ -1,9 +1,9 @@
 """VGG19 (the original weights) per style-transfer step, one idea at a time: fp32 or bf16 autocast,
-NCHW or channels_last input. A step: forward to conv1_1..conv5_1 and conv4_2, a loss on each
+NCHW or channels_last input, and (--compile) torch.compile on top of the fastest. A step: forward to conv1_1..conv5_1 and conv4_2, a loss on each
 activation, backward to the image, as transfer.run does it (objective.autocast_for, objective.nhwc).
 Variants are timed in turn within each repeat, so a load change hits all alike.
 
-    .venv/bin/python benchmarks/vgg_speed.py [--size 512] [--repeats 5]
+    .venv/bin/python benchmarks/vgg_speed.py [--size 512] [--repeats 5] [--compile]
 """
 import argparse
 import os
@@ -33,18 +33,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile(net) in bf16 channels_last "
+                    "(its first steps compile: timed apart)")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 2)
     print(f"load average {os.getloadavg()[0]:.2f}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"native bf16: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}")
     net = load_backbone("vgg19_original", verbose=False)
     image = torch.rand(1, 3, args.size, args.size)
+    nets = {name: net for name in VARIANTS}
+    if args.compile:
+        nets["bf16 channels_last compiled"] = torch.compile(net)
+        VARIANTS["bf16 channels_last compiled"] = (True, True)
     times = {name: [] for name in VARIANTS}
     for name, (mixed, nhwc) in VARIANTS.items():
-        step(net, image, mixed, nhwc)   # warm-up: allocator and kernel selection
+        t = time.perf_counter()
+        for _ in range(2 if "compiled" in name else 1):   # warm-up: allocator, kernel selection, compiling
+            step(nets[name], image, mixed, nhwc)
+        if "compiled" in name:
+            print(f"{name}: compiling and two warm-up steps took {time.perf_counter() - t:.1f} s", flush=True)
     for _ in range(args.repeats):
         for name, (mixed, nhwc) in VARIANTS.items():
-            times[name].append(step(net, image, mixed, nhwc))
+            times[name].append(step(nets[name], image, mixed, nhwc))
     base = statistics.median(times["fp32 NCHW"])
     for name, ts in times.items():
         print(f"{name:20} median {statistics.median(ts):.3f} s ({base / statistics.median(ts):.2f}x faster than fp32 NCHW)"

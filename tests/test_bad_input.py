@@ -361,13 +361,13 @@ def test_corrupt_vgg19_weights_file_python(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("kind, problem", rows(WEIGHTS))
-def test_auto_falls_back_to_the_offline_backbone_past_a_corrupt_weights_file(kind, problem, tmp_path, monkeypatch, capsys):
+def test_auto_falls_back_to_the_original_vgg19_past_a_corrupt_weights_file(kind, problem, tmp_path, monkeypatch, capsys):
     path = _bad_weights(kind, tmp_path / "vgg19.pth")
     monkeypatch.setenv("NST_VGG19_WEIGHTS", str(path))
     net = load_backbone("auto")
     line = capsys.readouterr().out.strip()
-    assert net.name == "efficientnet_lite0" and line.count("\n") == 0
-    assert "efficientnet_lite0" in line and str(path) in line and problem in line, line
+    assert net.name == "vgg19_original" and line.count("\n") == 0
+    assert "vgg19_original" in line and str(path) in line and problem in line, line
 
 
 def test_missing_vgg19_weights_file_cli(tmp_path, capsys, monkeypatch):

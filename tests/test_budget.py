@@ -137,7 +137,7 @@ def test_a_long_seed_run_prints_the_hand_computed_estimate_once():
 
 def test_a_pyramid_prices_each_level_by_its_pixels():
     lines = []
-    cfg = preset("fast", size=1024, steps=1500)   # levels 512, 724, 1024 px; 500 steps each
+    cfg = preset("fast", size=1024, steps=1500, backbone="efficientnet_lite0")   # levels 512, 724, 1024 px; 500 steps each
     assert cfg.scale_steps == [500, 500, 500]
     est = DurationEstimate(cfg, lines.append)
     _rows(est, [512] * 5, [2.0, 2.2, 2.4, 2.6, 2.8])
@@ -148,14 +148,14 @@ def test_a_pyramid_prices_each_level_by_its_pixels():
 
 
 def test_a_new_level_restarts_the_measurement():
-    est = DurationEstimate(preset("fast", size=1024, steps=1500), [].append)
+    est = DurationEstimate(preset("fast", size=1024, steps=1500, backbone="efficientnet_lite0"), [].append)
     _rows(est, [362, 362, 512, 512, 512], [1.0, 1.1, 2.0, 2.1, 2.2])
     assert est.seconds is None   # only two steps timed at 512 px so far
 
 
 def test_nothing_is_printed_below_the_threshold():
     lines = []
-    est = DurationEstimate(preset("fast", size=256, scales=1), lines.append)   # 150 steps at 256 px
+    est = DurationEstimate(preset("fast", size=256, scales=1, backbone="efficientnet_lite0"), lines.append)   # 150 steps at 256 px
     _rows(est, [256] * 6, [0.5 + 0.05 * k for k in range(6)])
     assert est.seconds == pytest.approx(0.65 + 0.05 * 146) and lines == []
 

@@ -41,5 +41,16 @@ def test_both_normalisations_give_the_baseline_the_same_balance_at_512_px(make, 
     assert 1 / 5 < seed / size_independent < 5, (seed, size_independent)
 
 
+def test_the_original_vgg19_is_calibrated_for_both_losses_alike(pair512):
+    """The original weights see a 0-255 input: their scales (1e-12, 1e-5) are far below torchvision's
+    1, and must still give the baseline the same balance under either loss at 512 px."""
+    from nst_helpers.backbones.vgg_original import OriginalVGG19Features, load_vgg19_original
+    assert OriginalVGG19Features.style_scales == {"seed": 1e-12, "size_independent": 1e-5}
+    net, cfg = load_vgg19_original(), preset("baseline")
+    seed = weighted_style(net, "seed", *pair512, cfg)
+    size_independent = weighted_style(net, "size_independent", *pair512, cfg)
+    assert 1 / 5 < seed / size_independent < 5, (seed, size_independent)
+
+
 def test_vgg19_is_the_reference():
     assert VGG19Features.style_scales == {"seed": 1.0, "size_independent": 1.0}

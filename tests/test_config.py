@@ -86,3 +86,18 @@ def test_fast_recipe_keeps_the_weights_and_takes_the_optimiser():
     assert (cfg.optimizer, cfg.scales, cfg.scale_steps, cfg.steps) == (fast.optimizer, fast.scales, fast.scale_steps, 20)
     assert preset("fast").replace(steps=7).steps == 7
     assert sum(preset("fast", steps=7, scales=2, scale_steps=[3, 4]).scale_steps) == 7
+
+
+def test_the_fast_preset_is_each_backbone_familys_own_recipe():
+    """'auto' is VGG19, so preset('fast') is VGG19's recipe: bf16, 100 steps, most at the coarse
+    levels; on EfficientNet-Lite the recipe it was tuned with: fp32, 50 steps a level."""
+    from nst_helpers.core.config import with_fast_recipe
+    vgg = preset("fast")
+    assert (vgg.mixed_precision, vgg.scale_steps, vgg.steps) == (True, [40, 25, 15], 80)
+    assert preset("fast", backbone="vgg19_original") == preset("fast", backbone="vgg19_original", steps=80)
+    lite = preset("fast", backbone="efficientnet_lite0")
+    assert (lite.mixed_precision, lite.scale_steps, lite.steps, lite.style_weight) == (False, [50, 50, 50], 150, 1e7)
+    assert preset("fast", backbone="efficientnet_lite2").scale_steps == [50, 50, 50]
+    on_lite = with_fast_recipe(preset("exp1", backbone="efficientnet_lite0"))
+    assert (on_lite.scale_steps, on_lite.mixed_precision, on_lite.style_weight) == ([50, 50, 50], False, 5e5)
+    assert with_fast_recipe(preset("exp1")).scale_steps == [40, 25, 15]

@@ -1,4 +1,5 @@
 """Notebook 00's snapshot lesson: the change of each snapshot from the run's start."""
+import numpy as np
 import pytest
 import torch
 
@@ -39,3 +40,19 @@ def test_the_figure_shows_the_photo_the_start_and_each_picked_snapshot(effnet, t
     assert titles[:4] == ["photo", figures.STARTS["content_in_style_colours"], "step 1\n(64 px)", "step 6\n(64 px)"]
     assert titles[6:8] == [f"changed {changes[1]:.3f}", f"changed {changes[6]:.3f}"] and changes[6] > changes[1]
     assert len(fig.axes) == 2 * 4 + 1   # two rows of photo, start and two snapshots, and the colour bar
+
+
+def test_preset_differences_crops_the_busiest_window_and_maps_the_differences():
+    from nst_helpers.notebook.figures import busiest_window, preset_differences
+    base = torch.full((1, 3, 64, 64), 0.5)
+    base[..., 40:56, 8:24] = (torch.arange(16).view(1, 16) + torch.arange(16).view(16, 1)) % 2  # a checkerboard
+    assert busiest_window(base, 16) == (40, 8)
+    other = base.clone()
+    other[:, 0, :32] += 0.3           # red raised on the top half: mean over RGB 0.1 there, 0 below
+    fig = preset_differences({"baseline": base, "exp1": other, "same": base.clone()})
+    maps = {ax.get_title(): ax.images[0].get_array() for ax in fig.axes[3:6] if ax.images}
+    assert set(maps) == {"differs from baseline by 0.050", "differs from baseline by 0.000"}
+    exp1 = maps["differs from baseline by 0.050"]
+    assert exp1[:32].mean() == pytest.approx(0.1, abs=1e-6) and exp1[32:].max() == 0
+    crop = fig.axes[0].images[0].get_array()
+    assert crop.shape[:2] == (16, 16) and set(np.unique(crop)) == {0, 255}   # the checkerboard, unscaled

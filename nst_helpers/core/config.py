@@ -32,8 +32,8 @@ PRESET_DESCRIPTIONS = {
     "exp1": "Exp 1, increased early-layer weights: more prominent style artifacts",
     "exp2": "Exp 2, balanced layer weights: subtle content preservation",
     "exp3": "Exp 3, reduced later-layer weights: more content details",
-    "fast": "Fast: the offline painting recipe: the photo in the painting's colours, refined coarse to "
-            "fine (L-BFGS, 150 steps on a 3-scale pyramid to 512 px) in seconds",
+    "fast": "Fast: the painting recipe, refined coarse to fine (L-BFGS on a 3-scale pyramid to 512 px; "
+            "VGG19: 80 steps, 40/25/15 from 256 px, in bf16; EfficientNet-Lite: 150 steps)",
 }
 
 
@@ -166,7 +166,9 @@ def validate(cfg: StyleConfig) -> None:
 def preset(name: str, **overrides) -> StyleConfig:
     """A named preset (baseline, exp1, exp2, exp3, fast), with optional field overrides."""
     if name == "fast":
-        base = _fast(overrides.get("size", 512), overrides.get("steps", sum(FAST_SCALE_STEPS)))
+        backbone = overrides.get("backbone", "auto")
+        backbone = backbone if isinstance(backbone, str) else "auto"   # a bad one is left for validate to name
+        base = _fast(overrides.get("size", 512), overrides.get("steps", fast_steps(backbone)), backbone)
     elif name in PRESET_TABLE:
         cw, sw, *lw = PRESET_TABLE[name]
         base = dict(name=name, content_weight=cw, style_weight=sw, style_layers=dict(zip(SEED_STYLE_LAYERS, lw)))
@@ -189,36 +191,58 @@ def _is_count(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 1
 
 
-# The `fast` preset: measured with benchmarks/quality.py (figures in benchmarks/README.md).
-# Each part earned its place there, judged by a network the run does not optimise:
-#  - init content_in_style_colours: the photo repainted in the painting's colour statistics;
-#    the optimiser then spends its steps on strokes, not on shifting every pixel's colour;
-#  - a coarse-to-fine pyramid (longest side 256, 362, 512 px, 50 steps each): at the coarse
-#    scale the deep layers see the whole scene, so the sky and walls become large strokes,
-#    not fine texture laid over the photo; the finer scales add detail. A fourth, 181 px level
-#    took more style but lost the photo's structure (the astronaut's edge correlation 0.23);
-#  - style weight 1e7 (10x the baseline) with more weight on the deeper layers (larger motifs);
-#  - total variation 1000: less speckle, and (measured) more of the style too;
-#  - the size-independent Gram loss, so every pyramid level gets the same balance.
-# L-BFGS as before (benchmarks/time_to_quality.py). fp32: bf16 does not speed up EfficientNet
-# on a CPU. A level smaller than FAST_COARSEST is dropped (a 64 px smoke run has one scale).
-FAST_SCALE_STEPS = [50, 50, 50]       # coarse to fine
+# The `fast` preset, the painting recipe, measured with benchmarks/quality.py (figures in
+# benchmarks/README.md) and judged by a network the run does not optimise. One idea, tuned per
+# backbone family ("auto" is VGG19, so it gets VGG19's):
+#  - L-BFGS on a coarse-to-fine pyramid (longest sides x1/sqrt(2) apart up to `size`): at the
+#    coarse scale the deep layers see the whole scene, so the sky and walls become large strokes,
+#    not fine texture laid over the photo; the finer scales add detail;
+#  - the size-independent Gram loss, so every pyramid level gets the same balance;
+#  - a style weight 10x the baseline's, more of it on the deeper layers (larger motifs), and
+#    total variation 1000 (less speckle and, measured on Lite0, more of the style too).
+# VGG19 (the original weights, calibrated by their style_scales): bf16 autocast and channels_last
+# (2.4x faster a step on this CPU, benchmarks/vgg_speed.py), style weight 3e6 (1e7 took no more
+# style, judged), and the steps spread 40/25/15 over 256/362/512 px: a full-size step costs four
+# coarse ones, but the judged style comes from the full-size steps (60/30/10 took 0.341 on the
+# bundled pair, 50/30/15 0.244). A 512 px picture in about 45-55 s on 2 cores, where Lite0's 50/50/50
+# took VGG19 150-190 s in fp32. Starting from the photo itself kept the suit orange but not the
+# face, and washed out every other pair's palette (benchmarks/README.md).
+# EfficientNet-Lite: fp32 (bf16 does not speed it up on a CPU), 50 steps a level, starting from
+# the photo in the painting's colours (the optimiser spends its steps on strokes, not colour).
+# A level smaller than FAST_COARSEST is dropped (a 64 px smoke run has one scale).
 FAST_COARSEST = 160                   # px: the smallest pyramid level worth optimising
-FAST_STYLE_LAYERS = {"conv1_1": 0.2, "conv2_1": 0.5, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0}
+FAST_RECIPES = {   # family -> its fields; scale_steps coarse to fine
+    "vgg19": dict(scale_steps=[40, 25, 15], mixed_precision=True, init="content_in_style_colours", style_weight=3e6,
+                  style_layers={"conv1_1": 0.2, "conv2_1": 0.5, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0}),
+    "efficientnet_lite": dict(scale_steps=[50, 50, 50], mixed_precision=False, init="content_in_style_colours",
+                              style_weight=1e7,
+                              style_layers={"conv1_1": 0.2, "conv2_1": 0.5, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0}),
+}
 FAST_TV_WEIGHT = 1000.0
 
 
-def _fast(size: int, steps: int) -> dict:
-    """The `fast` preset's fields for a longest side `size` and a step budget `steps`."""
+def fast_family(backbone: str) -> str:
+    """The FAST_RECIPES key for a backbone name ('auto' is VGG19)."""
+    return "efficientnet_lite" if backbone.startswith("efficientnet_lite") else "vgg19"
+
+
+def fast_steps(backbone: str = "auto") -> int:
+    """The fast preset's step budget on `backbone`."""
+    return sum(FAST_RECIPES[fast_family(backbone)]["scale_steps"])
+
+
+def _fast(size: int, steps: int, backbone: str) -> dict:
+    """The `fast` preset's fields for a longest side `size`, a step budget `steps`, a backbone."""
+    recipe = {k: dict(v) if isinstance(v, dict) else v for k, v in FAST_RECIPES[fast_family(backbone)].items()}
+    scale_steps = recipe.pop("scale_steps")
     levels = 1
-    while levels < len(FAST_SCALE_STEPS) and size / math.sqrt(2) ** levels >= FAST_COARSEST:
+    while levels < len(scale_steps) and size / math.sqrt(2) ** levels >= FAST_COARSEST:
         levels += 1
-    budgets = _rescale(FAST_SCALE_STEPS[-levels:], steps) if isinstance(steps, int) and steps >= 1 else None
+    budgets = _rescale(scale_steps[-levels:], steps) if isinstance(steps, int) and steps >= 1 else None
     return dict(name="fast", optimizer="lbfgs", lr=1.0, steps=steps, snapshot_every=25, size=size,
                 scales=len(budgets) if budgets else 1, scale_steps=budgets if budgets and len(budgets) > 1 else None,
-                mixed_precision=False, early_stop_window=20, early_stop_tol=1e-3,
-                init="content_in_style_colours", gram_norm="size_independent",
-                content_weight=1.0, style_weight=1e7, style_layers=dict(FAST_STYLE_LAYERS), tv_weight=FAST_TV_WEIGHT)
+                early_stop_window=20, early_stop_tol=1e-3, gram_norm="size_independent",
+                content_weight=1.0, tv_weight=FAST_TV_WEIGHT, **recipe)
 
 
 RECIPE_FIELDS = ("optimizer", "lr", "lr_schedule", "steps", "snapshot_every", "size", "scales",
@@ -231,7 +255,8 @@ def with_fast_recipe(cfg: StyleConfig, **overrides) -> StyleConfig:
 
     For seeing what a seed preset's weights do in seconds instead of 5000 Adam steps.
     """
-    recipe = preset("fast", **{k: v for k, v in overrides.items() if k in RECIPE_FIELDS})
+    recipe = preset("fast", backbone=overrides.get("backbone", cfg.backbone),
+                    **{k: v for k, v in overrides.items() if k in RECIPE_FIELDS})
     rest = {k: v for k, v in overrides.items() if k not in RECIPE_FIELDS}
     return cfg.replace(**{k: getattr(recipe, k) for k in RECIPE_FIELDS}, **rest)
 

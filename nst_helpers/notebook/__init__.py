@@ -8,7 +8,7 @@ and the explorer (explorer/).
 """
 from .compare import (EXPERIMENTS, latest_or_run, measure_runs, metrics_markdown,  # noqa: F401
                       observations, observations_markdown, save_comparison, save_result)
-from .figures import changes_from_start, mean_changes  # noqa: F401  (notebook 00's snapshots)
+from .figures import changes_from_start, mean_changes, preset_differences  # noqa: F401  (00: snapshots; 04: presets)
 from ..runs.plots import image_grid, loss_overlay  # noqa: F401  (the notebooks' comparison pictures)
 from .live import EarlySnapshots, LiveLossPlot, run_live, show, show_gif, show_markdown  # noqa: F401
 from .settings import SMOKE, Settings, project_root, settings, smoke_mode  # noqa: F401

@@ -1,6 +1,7 @@
-"""Figures for notebook 00's lessons beyond runs/plots.py's: what the optimiser changed.
+"""Figures for the notebooks beyond runs/plots.py's: what the optimiser changed (00), how the presets differ (04).
 
     fig = changes_from_start(result)        # the start, a few snapshots, and under each what moved
+    fig = preset_differences({"baseline": a, "exp1": b})   # one crop of each, and each one's difference map
 
 A snapshot grid alone shows little when the run starts from the photo in the painting's colours:
 step 1 already looks like the end. The difference from the start shows what the steps added.
@@ -87,4 +88,43 @@ def changes_from_start(result, steps=None, width: float = 13.0) -> Figure:
     axes[1, 1].text(0.5, 0.5, "change from\nthe start\n(mean over RGB;\n0 = unchanged)", ha="center",
                     va="center", transform=axes[1, 1].transAxes)
     fig.colorbar(shown, ax=axes[1, -1], fraction=0.08, label="|snapshot - start|")
+    return fig
+
+
+def busiest_window(image: torch.Tensor, side: int) -> tuple[int, int]:
+    """(top, left) of the `side` x `side` window of (1, 3, H, W) `image` with the most detail
+    (the largest mean absolute neighbour difference): where the presets' strokes differ most visibly."""
+    grey = image.mean(1, keepdim=True)
+    detail = (grey[..., 1:, :-1] - grey[..., :-1, :-1]).abs() + (grey[..., :-1, 1:] - grey[..., :-1, :-1]).abs()
+    score = torch.nn.functional.avg_pool2d(detail, side, stride=max(1, side // 4))
+    row, col = divmod(int(score.flatten().argmax()), score.shape[-1])
+    return row * max(1, side // 4), col * max(1, side // 4)
+
+
+def preset_differences(images: dict, reference: str = "baseline", width: float = 13.0) -> Figure:
+    """The presets side by side where a reader can see them differ. images: {name: (1, 3, H, W)},
+    one shape. Top row: the same crop (a quarter of the side, the reference's busiest window) of
+    each, enlarged; bottom row, under each other preset: how far it is from the reference, per
+    pixel (mean over RGB of the absolute difference, one colour scale for all)."""
+    ref = images[reference]
+    h, w = ref.shape[-2:]
+    side = max(8, min(h, w) // 4)
+    top, left = busiest_window(ref, side)
+    maps = {n: (x - ref).abs().mean(1)[0] for n, x in images.items() if n != reference}
+    vmax = max(float(torch.quantile(m.flatten(), 0.99)) for m in maps.values()) or 1.0
+    fig = Figure(figsize=(width, 2 * width / len(images) + 1.0), layout="constrained")
+    axes = fig.subplots(2, len(images), squeeze=False)
+    shown = None
+    for col, (name, image) in enumerate(images.items()):
+        for ax in axes[:, col]:
+            ax.axis("off")
+        axes[0, col].imshow(to_pil(image[..., top:top + side, left:left + side]), interpolation="nearest")
+        axes[0, col].set_title(f"{name}: crop {side} px", fontsize="small")
+        if name in maps:
+            shown = axes[1, col].imshow(maps[name].numpy(), cmap="magma", vmin=0, vmax=vmax)
+            axes[1, col].set_title(f"differs from {reference} by {float(maps[name].mean()):.3f}", fontsize="small")
+    axes[1, 0].text(0.5, 0.5, f"|preset - {reference}|\n(mean over RGB;\n0 = the same pixel)", ha="center",
+                    va="center", transform=axes[1, 0].transAxes)
+    if shown is not None:
+        fig.colorbar(shown, ax=axes[1, -1], fraction=0.08)
     return fig

@@ -106,7 +106,7 @@ class Settings:
         from ..backbones.registry import choose_backbone
         from ..core.devices import pick_device
         from ..runs import duration
-        backbone, device = choose_backbone(self.backbone).likely, str(pick_device())
+        backbone, device = choose_backbone(self.backbone).name, str(pick_device())
         other = "seed" if self.recipe == "fast" else "fast"
         cost = {r: duration.estimate(dataclasses.replace(self, recipe=r).config(), backbone, device, self.content_hw())
                 for r in (self.recipe, other)}

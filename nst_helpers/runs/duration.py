@@ -30,6 +30,10 @@ STEP_COST = {
     # VGG19 measured with the original weights (the same network as torchvision's, the same cost)
     ("vgg19", "cpu", "adam"): (7.9, 3.2), ("vgg19", "cpu", "lbfgs"): (7.0, 5.4),
     ("vgg19_original", "cpu", "adam"): (7.9, 3.2), ("vgg19_original", "cpu", "lbfgs"): (7.0, 5.4),
+    # with bf16 autocast (mixed_precision, the VGG19 fast recipe's); a backbone not listed here
+    # costs what it does in fp32 (bf16 does not speed up EfficientNet-Lite on a CPU)
+    ("vgg19", "cpu", "adam", "bf16"): (3.2, 3.2), ("vgg19", "cpu", "lbfgs", "bf16"): (2.9, 5.4),
+    ("vgg19_original", "cpu", "adam", "bf16"): (3.2, 3.2), ("vgg19_original", "cpu", "lbfgs", "bf16"): (2.9, 5.4),
 }
 GPU_STEP_COST = (0.02, 2.0)   # a rough figure for a CUDA or MPS device, replaced by a run's own
 
@@ -44,13 +48,14 @@ def seconds_for(levels: list, per_mpx_step: float, after_step: int = 0) -> float
     return total
 
 
-def step_cost(backbone: str, device: str, optimizer: str) -> tuple[float, float]:
-    """STEP_COST's (s per Mpx-step, s of start-up) for a backbone name on a device ('cpu', 'cuda:0', ...);
-    a backbone not measured is priced as VGG19 (the heaviest)."""
+def step_cost(backbone: str, device: str, optimizer: str, mixed: bool = False) -> tuple[float, float]:
+    """STEP_COST's (s per Mpx-step, s of start-up) for a backbone name on a device ('cpu', 'cuda:0', ...),
+    in bf16 (mixed) or fp32; a backbone not measured is priced as VGG19 (the heaviest)."""
     kind = str(device).split(":")[0]
     if kind != "cpu":
         return GPU_STEP_COST
-    return STEP_COST.get((backbone, kind, optimizer), STEP_COST[("vgg19", "cpu", optimizer)])
+    fp32 = STEP_COST.get((backbone, kind, optimizer), STEP_COST[("vgg19", "cpu", optimizer)])
+    return STEP_COST.get((backbone, kind, optimizer, "bf16"), fp32) if mixed else fp32
 
 
 def estimate(cfg, backbone: str | None = None, device: str = "cpu", content_hw=None,
@@ -60,8 +65,8 @@ def estimate(cfg, backbone: str | None = None, device: str = "cpu", content_hw=N
     smallest side is `min_size` (the plan drops thinner levels). per_mpx_step: a rate measured
     by earlier runs (the explorer's), else the STEP_COST table."""
     name = backbone or cfg.backbone
-    name = backbones.choose_backbone(name).likely if name == "auto" else name
-    per, start = (per_mpx_step, 0.0) if per_mpx_step is not None else step_cost(name, device, cfg.optimizer)
+    name = backbones.choose_backbone(name).name if name == "auto" else name
+    per, start = (per_mpx_step, 0.0) if per_mpx_step is not None else step_cost(name, device, cfg.optimizer, cfg.mixed_precision)
     return start + seconds_for(plan.plan(cfg, content_hw, min_size), per)
 
 

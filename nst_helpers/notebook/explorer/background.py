@@ -63,7 +63,7 @@ class Frame:
 
 def concrete(name: str) -> str:
     """The backbone a run of `name` will most likely use ('auto' resolved without loading it)."""
-    return choose_backbone(name).likely if name == "auto" else name
+    return choose_backbone(name).name if name == "auto" else name
 
 
 def min_size(name: str) -> int:

@@ -148,7 +148,7 @@ class ExplorerPanel:
         """The preset's values into the controls; the backbone stays as chosen, fixed size/steps win."""
         self._filling = True  # one status update at the end, not one per control
         try:
-            form.fill(self.controls(), preset(name, **self.fixed))
+            form.fill(self.controls(), preset(name, backbone=self.backbone.value, **self.fixed))   # its family's recipe
         finally:
             self._filling = False
         self._clamps.clear()  # a preset's values are in range: no earlier note holds
