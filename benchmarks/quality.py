@@ -59,6 +59,7 @@ RECIPES = {
     "fast-vgg19-photo-start": ("vgg19_original", {"init": "content"}),   # ... starting from the photo
     "fast-vgg19-60-30-10": ("vgg19_original", {"steps": 100, "scale_steps": [60, 30, 10]}),   # more at the coarse levels
     "fast-vgg19-fp32": ("vgg19_original", {"mixed_precision": False}),   # what bf16 costs in quality
+    "fast-vgg19-cw1": ("vgg19_original", {"content_weight": 1.0}),        # content weight 1, as on Lite0
 }
 
 

@@ -79,8 +79,9 @@ def main() -> None:
     print("}")
     duration.STEP_COST.update(table)   # the estimates below use what was just measured
     for name in ("fast", "baseline"):
-        cells = [f"{b}: {duration.in_words(duration.estimate(preset(name), b, 'cpu'))}" for b in args.backbones]
-        print(f"{name} ({preset(name).steps} steps at {preset(name).size} px, square): " + ", ".join(cells))
+        cells = [f"{b}: {preset(name, backbone=b).steps} steps, "
+                 f"{duration.in_words(duration.estimate(preset(name, backbone=b), b, 'cpu'))}" for b in args.backbones]
+        print(f"{name} (at {preset(name).size} px, square): " + ", ".join(cells))
     if "efficientnet_lite0" in args.backbones:   # the estimator against real full runs
         for name, steps in (("fast", None), ("baseline", 300)):
             cfg = preset(name, size=args.size, backbone="efficientnet_lite0", **({"steps": steps} if steps else {}))

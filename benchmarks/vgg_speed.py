@@ -3,7 +3,10 @@ NCHW or channels_last input, and (--compile) torch.compile on top of the fastest
 activation, backward to the image, as transfer.run does it (objective.autocast_for, objective.nhwc).
 Variants are timed in turn within each repeat, so a load change hits all alike.
 
-    .venv/bin/python benchmarks/vgg_speed.py [--size 512] [--repeats 5] [--compile]
+    .venv/bin/python benchmarks/vgg_speed.py [--size 512] [--repeats 5] [--compile] [--runs 3]
+
+--runs N: then N whole runs of the fast preset (its VGG19 recipe) on the bundled pair at --size,
+in fp32 and in bf16 (the recipe's), alternately, each run's wall time and the medians.
 """
 import argparse
 import os
@@ -33,6 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=0, help="whole fast-preset runs per precision (0: none)")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile(net) in bf16 channels_last "
                     "(its first steps compile: timed apart)")
     args = ap.parse_args()
@@ -59,7 +63,28 @@ def main() -> None:
     for name, ts in times.items():
         print(f"{name:20} median {statistics.median(ts):.3f} s ({base / statistics.median(ts):.2f}x faster than fp32 NCHW)"
               f"  steps: {' '.join(f'{t:.3f}' for t in ts)}")
+    if args.runs:
+        whole_runs(net, args.size, args.runs)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
+
+
+def whole_runs(net, size: int, runs: int) -> None:
+    """The fast preset's VGG19 recipe on the bundled pair, fp32 and bf16 in turn, `runs` of each."""
+    from pathlib import Path
+    from nst_helpers import preset, run
+    from nst_helpers.core.images import load_image
+    root = Path(__file__).resolve().parents[1]
+    content, style = (load_image(root / "images" / f, max_size=size) for f in ("content.jpg", "style.jpg"))
+    cfg = preset("fast", size=size, backbone=net.name)
+    seconds = {"fp32": [], "bf16": []}
+    for _ in range(runs):
+        for name, mixed in (("fp32", False), ("bf16", True)):
+            t = time.perf_counter()
+            r = run(content, style, cfg.replace(mixed_precision=mixed), backbone=net, progress=False)
+            seconds[name].append(time.perf_counter() - t)
+            print(f"fast preset, {name}: {seconds[name][-1]:.1f} s ({len(r.history)} steps, {r.stop_reason})", flush=True)
+    for name, ts in seconds.items():
+        print(f"fast preset {name}: median {statistics.median(ts):.1f} s of {len(ts)} runs at {size} px")
 
 
 if __name__ == "__main__":

@@ -54,3 +54,25 @@ def test_the_original_vgg19_is_calibrated_for_both_losses_alike(pair512):
 
 def test_vgg19_is_the_reference():
     assert VGG19Features.style_scales == {"seed": 1.0, "size_independent": 1.0}
+
+
+def test_tv_scale_is_the_content_terms_ratio_and_the_objective_applies_it(effnet, pair512):
+    """tv_scale = a backbone's content term over Lite0's for the same images (so one TV weight
+    smooths alike); measured here independently, at 256 px, for the fast preset's start."""
+    from nst_helpers.backbones.vgg_original import load_vgg19_original
+    from nst_helpers.core.colour import match_colour
+    from nst_helpers.core.objective import StyleObjective
+    photo, style = (resize_to(x, (256, 256)) for x in pair512)
+    start, net = match_colour(photo, style), load_vgg19_original()
+
+    def content_term(n):
+        with torch.no_grad():
+            a, b = n(start, [resolve_layers(n, ["conv4_2"])[0]]), n(photo, [resolve_layers(n, ["conv4_2"])[0]])
+        return losses.content_loss(*a.values(), *b.values()).item()
+
+    ratio = content_term(net) / content_term(effnet)
+    assert net.tv_scale / 3 < ratio < net.tv_scale * 3, ratio
+    assert not hasattr(effnet, "tv_scale")   # Lite0 is the reference: 1
+    cfg = preset("fast", size=256, backbone="vgg19_original")
+    _, parts = StyleObjective(net, cfg, photo, style)(start)
+    assert parts["tv"].item() == pytest.approx(net.tv_scale * losses.total_variation(start).item(), rel=1e-5)

@@ -19,7 +19,7 @@ def history(content_start=1e-11, steps=40):
     return rows
 
 
-CFG = preset("fast", style_weight=1.77828e8, tv_weight=0.0)
+CFG = preset("fast", backbone="efficientnet_lite0", style_weight=1.77828e8, tv_weight=0.0)   # content weight 1
 
 
 def decades(ax):

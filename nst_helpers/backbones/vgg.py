@@ -142,6 +142,9 @@ class VGG19Features(nn.Module):
     layer_names = LAYER_NAMES
     layer_map = {n: n for n in LAYER_NAMES}  # the presets already speak VGG
     style_scale = 1.0  # the reference: presets' weights were tuned for VGG19
+    # Not measured (torchvision's weights are not here): the original's 5e4 over the ratio of the two
+    # input conventions squared, (255 * 0.226)^2 = 3300, for a content term of squared activations.
+    tv_scale = 15.0
     style_scales = {"seed": 1.0, "size_independent": 1.0}  # the seed on its own loss; the tutorial on its
     min_size = 32      # five 2x pools need at least 32 px to leave a 1x1 map
     input_mean, input_std = IMAGENET_MEAN, IMAGENET_STD  # what the weights were trained on (RGB, [0, 1] units)

@@ -204,15 +204,18 @@ def _is_count(v) -> bool:
 # (2.4x faster a step on this CPU, benchmarks/vgg_speed.py), style weight 3e6 (1e7 took no more
 # style, judged), and the steps spread 40/25/15 over 256/362/512 px: a full-size step costs four
 # coarse ones, but the judged style comes from the full-size steps (60/30/10 took 0.341 on the
-# bundled pair, 50/30/15 0.244). A 512 px picture in about 45-55 s on 2 cores, where Lite0's 50/50/50
-# took VGG19 150-190 s in fp32. Starting from the photo itself kept the suit orange but not the
-# face, and washed out every other pair's palette (benchmarks/README.md).
+# bundled pair, 50/30/15 0.244). Content weight 2: the astronaut keeps her face (structure 0.331 ->
+# 0.353) for 0.005 of style. Total variation smooths as on Lite0 through the backbone's tv_scale
+# (noise 1.28 -> 1.04 on stata + udnie, style a little stronger). A 512 px picture in about 45-55 s
+# on 2 cores, where Lite0's 50/50/50 took VGG19 150-190 s in fp32. Starting from the photo itself
+# kept the suit orange but not the face, and washed out every other pair's palette.
 # EfficientNet-Lite: fp32 (bf16 does not speed it up on a CPU), 50 steps a level, starting from
 # the photo in the painting's colours (the optimiser spends its steps on strokes, not colour).
 # A level smaller than FAST_COARSEST is dropped (a 64 px smoke run has one scale).
 FAST_COARSEST = 160                   # px: the smallest pyramid level worth optimising
 FAST_RECIPES = {   # family -> its fields; scale_steps coarse to fine
     "vgg19": dict(scale_steps=[40, 25, 15], mixed_precision=True, init="content_in_style_colours", style_weight=3e6,
+                  content_weight=2.0,
                   style_layers={"conv1_1": 0.2, "conv2_1": 0.5, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0}),
     "efficientnet_lite": dict(scale_steps=[50, 50, 50], mixed_precision=False, init="content_in_style_colours",
                               style_weight=1e7,
@@ -242,7 +245,7 @@ def _fast(size: int, steps: int, backbone: str) -> dict:
     return dict(name="fast", optimizer="lbfgs", lr=1.0, steps=steps, snapshot_every=25, size=size,
                 scales=len(budgets) if budgets else 1, scale_steps=budgets if budgets and len(budgets) > 1 else None,
                 early_stop_window=20, early_stop_tol=1e-3, gram_norm="size_independent",
-                content_weight=1.0, tv_weight=FAST_TV_WEIGHT, **recipe)
+                tv_weight=FAST_TV_WEIGHT, **{"content_weight": 1.0, **recipe})
 
 
 RECIPE_FIELDS = ("optimizer", "lr", "lr_schedule", "steps", "snapshot_every", "size", "scales",

@@ -1,11 +1,13 @@
 """The loss of one run at one scale, as an object: the targets are computed once from the
 content and style images, then `objective(image)` gives the weighted total and its parts.
 
-    total = content_weight * content + style_weight * style_scale * style + tv_weight * tv
+    total = content_weight * content + style_weight * style_scale * style + tv_weight * tv_scale * tv
 
 style_scale is the backbone's factor for the config's Gram normalisation (VGG19: 1, the
 reference the seed's weights were tuned on; other backbones are calibrated, see
-benchmarks/calibrate_style_scale.py).
+benchmarks/calibrate_style_scale.py). tv_scale is the backbone's content term against
+EfficientNet-Lite0's on the same images (Lite: 1): total variation is measured on the pixels,
+the content term on the backbone's activations, so one tv_weight smooths alike on every backbone.
 """
 import contextlib
 
@@ -38,6 +40,11 @@ def style_scale(net, norm: str) -> float:
     return (getattr(net, "style_scales", None) or {}).get(norm, net.style_scale)
 
 
+def tv_scale(net) -> float:
+    """The backbone's total-variation factor (1 where it has none: the Lite networks, a user's own)."""
+    return getattr(net, "tv_scale", 1.0)
+
+
 def style_layer_weights(net, cfg: StyleConfig) -> dict:
     """{backbone layer: weight}: the config's (VGG19-named) layer weights in the backbone's names;
     two preset layers that map to one backbone layer add up."""
@@ -61,7 +68,7 @@ class StyleObjective:
         self.content_layer = resolve_layers(net, [cfg.content_layer])[0]
         self.style_weights = style_layer_weights(net, cfg)
         self.layers = sorted({self.content_layer, *self.style_weights}, key=net.layer_names.index)
-        self.style_scale = style_scale(net, cfg.gram_norm)
+        self.style_scale, self.tv_scale = style_scale(net, cfg.gram_norm), tv_scale(net)
         with torch.no_grad(), self.amp():
             self.content_target = net(nhwc(content), [self.content_layer])[self.content_layer].float()
             style_feats = net(nhwc(style), list(self.style_weights))
@@ -70,13 +77,13 @@ class StyleObjective:
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """image (1, 3, H, W) in [0, 1] -> (weighted total, {content, style, tv} unweighted
-        except that style includes style_scale), all 0-dim tensors."""
+        except that style includes style_scale and tv tv_scale), all 0-dim tensors."""
         cfg = self.cfg
         with self.amp():
             feats = self.net(nhwc(image), self.layers)
         c = losses.content_loss(feats[self.content_layer], self.content_target)
         s = losses.style_loss(feats, self.style_grams, self.style_weights, cfg.gram_norm) * self.style_scale
-        tv = losses.total_variation(image) if cfg.tv_weight else torch.zeros((), device=image.device)
+        tv = losses.total_variation(image) * self.tv_scale if cfg.tv_weight else torch.zeros((), device=image.device)
         total = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * tv
         return total, {"content": c, "style": s, "tv": tv}
 

@@ -33,8 +33,9 @@ STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 @dataclass
 class TransferResult:
     """image: (1, 3, H, W) in [0, 1] on the CPU; snapshots: {step: image}; history: one dict per
-    step, losses evaluated at the image before that step's update; "style" already includes the
-    backbone's style_scale, so total = content_weight*content + style_weight*style + tv_weight*tv."""
+    step, losses evaluated at the image before that step's update; "style" and "tv" already include
+    the backbone's style_scale and tv_scale, so total = content_weight*content + style_weight*style
+    + tv_weight*tv."""
 
     image: torch.Tensor
     history: list
