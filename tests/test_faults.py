@@ -192,24 +192,26 @@ def test_an_interrupted_then_killed_run_resumes_to_the_uninterrupted_image(tmp_p
     assert runs.find_runs("fast", tmp_path / "cut") == [folder]
 
 
-def test_sigterm_ends_a_run_resumably_with_exit_code_143(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_end_a_run_resumably(signum, code, tmp_path, capsys, monkeypatch):
+    """SIGHUP: the terminal closed or the SSH connection lost; handled like SIGTERM."""
     real_run = transfer.run
 
     def run_then_sigterm(*args, callbacks=(), callback_every=1, **kw):
         def sigterm(step, row, image):
             if step == 2:  # the CLI's handler, not the default (which would end pytest)
-                assert isinstance(signal.getsignal(signal.SIGTERM), interrupts.Signals)
-                os.kill(os.getpid(), signal.SIGTERM)
+                assert isinstance(signal.getsignal(signum), interrupts.Signals)
+                os.kill(os.getpid(), signum)
         return real_run(*args, callbacks=[*callbacks, sigterm], callback_every=1, **kw)
 
     monkeypatch.setattr(transfer, "run", run_then_sigterm)
     argv = [*RUN[:RUN.index("--steps")], "--steps", "5", "--device", "cpu", "--no-progress", "--snapshot-every", "5"]
-    assert cli.main([*argv, "--out", str(tmp_path)]) == 143
+    assert cli.main([*argv, "--out", str(tmp_path)]) == code
     err = capsys.readouterr().err
     [folder] = (tmp_path / "fast").iterdir()
-    assert f"interrupted (SIGTERM): stopped at step 2 of 5; the work so far is in {folder}/" in err
+    assert f"interrupted ({signal.Signals(signum).name}): stopped at step 2 of 5; the work so far is in {folder}/" in err
     assert f"resumable from step 2; finish it with: python -m nst_helpers --resume {folder}" in err
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back as it was
+    assert signal.getsignal(signum) is signal.SIG_DFL  # put back as it was
     assert checkpoint.load(folder)["step"] == 2 and len(runs.read_history(folder)) == 2
 
 
@@ -224,3 +226,37 @@ def test_a_second_signal_stops_at_once():
     with pytest.raises(KeyboardInterrupt):
         sig(signal.SIGINT, None)
     assert sig.signum == signal.SIGTERM  # the exit code tells the first
+
+
+def test_the_interrupt_line_needs_no_terminal(monkeypatch, tmp_path):
+    """After SIGHUP the terminal may be gone: writing the line raises OSError (EIO); the run must
+    still end with its exit code, not a traceback."""
+    import errno
+
+    class Gone:
+        def write(self, text):
+            raise OSError(errno.EIO, "Input/output error")
+
+        def flush(self):
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(sys, "stderr", Gone())
+    sig = interrupts.Signals()
+    sig.running, sig.folder = True, tmp_path
+    sig(signal.SIGHUP, None)            # the handler's own line
+    assert sig.interrupted("stopped at step 2 of 5") == 129
+
+
+def test_run_folder_notes_are_utf8_even_in_an_ascii_locale(tmp_path):
+    """LC_ALL=C without Python's UTF-8 mode makes the locale's encoding ASCII; a run folder under a
+    non-ASCII path wrote its RESUMABLE note (which names the folder) in that encoding, and failed."""
+    folder = tmp_path / "café"
+    folder.mkdir()
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    code = ("import locale, sys; from nst_helpers.runs import checkpoint, folders; "
+            "assert locale.getpreferredencoding(False).lower() in ('ascii', 'ansi_x3.4-1968'), locale.getpreferredencoding(False); "
+            "f = folders.write_text(sys.argv[1] + '/RESUMABLE', checkpoint.note(sys.argv[1], 3, 10)); print(f)")
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], env=env, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert "café" in (folder / "RESUMABLE").read_text(encoding="utf-8")

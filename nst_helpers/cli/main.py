@@ -5,9 +5,9 @@ exit code 2, never a traceback. The cheap checks (arguments, the image paths, se
 device, memory and the output folder) run before any image or backbone is loaded, so a mistake
 never costs a run; --help, a bad flag, a missing file or bad settings answer before torch loads.
 
-A run keeps checkpoints in its folder (created when the run starts). Ctrl-C or SIGTERM ends it
-after the current step (a second one at once), leaves the work there and prints the command
-that finishes it, `--resume RUN_DIR`; the exit code is then 128 + the signal (130, 143).
+A run keeps checkpoints in its folder (created when the run starts). Ctrl-C, SIGTERM or SIGHUP
+ends it after the current step (a second one at once), leaves the work there and prints the
+command that finishes it, `--resume RUN_DIR`; the exit code is then 128 + the signal (130, 143, 129).
 """
 import signal
 import sys

@@ -40,7 +40,7 @@ def find_latest(s, name: str, backbone_name: str) -> Path | None:
     cfg = s.config(name)
     for folder in folders.find_runs(cfg.name, s.outputs, config=cfg.to_dict(), backbone=backbone_name,
                                  recipe=s.recipe, **s.labels()):
-        if json.loads((folder / "config.json").read_text()).get("stop_reason") in GOOD_ENDINGS:
+        if json.loads((folder / "config.json").read_text(encoding="utf-8")).get("stop_reason") in GOOD_ENDINGS:
             return folder
     return None
 

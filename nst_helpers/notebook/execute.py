@@ -39,9 +39,9 @@ def main(argv=None) -> int:
     latest = folders.complete_folders(s.outputs / "comparison")[0]
     print(f"\n[experiments] all five notebooks in {time.perf_counter() - t0:.0f} s; executed copies in {out}/")
     print(f"[experiments] comparison (grid.png, losses.png, metrics.md, observations.md) in {latest}/")
-    for name, folder in json.loads((latest / "runs.json").read_text()).items():
+    for name, folder in json.loads((latest / "runs.json").read_text(encoding="utf-8")).items():
         print(f"[experiments] {name:9} run folder {folder}/")
-    print("\n" + (latest / "metrics.md").read_text() + "\n" + (latest / "observations.md").read_text())
+    print("\n" + (latest / "metrics.md").read_text(encoding="utf-8") + "\n" + (latest / "observations.md").read_text(encoding="utf-8"))
     return 0
 
 

@@ -60,9 +60,11 @@ def new_run_dir(name: str, root="outputs") -> Path:
 
 
 def write_text(path, text: str) -> Path:
-    """Write a text file atomically (temporary name, then rename)."""
+    """Write a text file atomically (temporary name, then rename), in UTF-8 whatever the locale: a
+    run folder's notes name paths, and an ASCII locale must not fail on a non-ASCII one (such a
+    locale hands Python a path's other bytes as surrogates: written back as those bytes)."""
     with atomic_file(path) as tmp:
-        Path(tmp).write_text(text)
+        Path(tmp).write_text(text, encoding="utf-8", errors="surrogateescape")
     return Path(path)
 
 
@@ -141,7 +143,7 @@ def save_run(result, root="outputs", name: str | None = None, extra: dict | None
 
 def read_history(folder) -> list[dict]:
     """history.csv back as dicts with numbers (event stays a string)."""
-    with open(Path(folder) / "history.csv", newline="") as f:
+    with open(Path(folder) / "history.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     for r in rows:
         for k in HISTORY_FIELDS:
@@ -164,7 +166,7 @@ def load_run(folder) -> dict:
         raise IncompleteRunError(
             f"{folder} is an incomplete run folder (no {DONE} file: its save was interrupted or "
             "is still going); load a complete one (nst_helpers.runs.folders.find_runs lists them) or run again")
-    meta = json.loads((folder / "config.json").read_text())
+    meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     return {"folder": folder, "meta": meta, "config": StyleConfig.from_dict(meta["config"]),
             "history": read_history(folder), "image": load_image(folder / "final.png"),
             "content": load_image(folder / "content.png"), "style": load_image(folder / "style.png")}
@@ -182,7 +184,7 @@ def find_runs(name: str, root="outputs", **match) -> list[Path]:
     found = []
     for folder in complete_folders(Path(root) / name):
         try:
-            meta = json.loads((folder / "config.json").read_text())
+            meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             matches = all(meta.get(k, meta["config"].get(k)) == v for k, v in match.items())
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue  # a hand-edited or foreign folder: not one of ours to re-use
