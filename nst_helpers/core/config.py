@@ -213,13 +213,10 @@ def _is_count(v) -> bool:
 # the photo in the painting's colours (the optimiser spends its steps on strokes, not colour).
 # A level smaller than FAST_COARSEST is dropped (a 64 px smoke run has one scale).
 FAST_COARSEST = 160                   # px: the smallest pyramid level worth optimising
-FAST_RECIPES = {   # family -> its fields; scale_steps coarse to fine
-    "vgg19": dict(scale_steps=[40, 25, 15], mixed_precision=True, init="content_in_style_colours", style_weight=3e6,
-                  content_weight=2.0,
-                  style_layers={"conv1_1": 0.2, "conv2_1": 0.5, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0}),
-    "efficientnet_lite": dict(scale_steps=[50, 50, 50], mixed_precision=False, init="content_in_style_colours",
-                              style_weight=1e7,
-                              style_layers={"conv1_1": 0.2, "conv2_1": 0.5, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0}),
+FAST_STYLE_LAYERS = {"conv1_1": 0.2, "conv2_1": 0.5, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0}
+FAST_RECIPES = {   # what differs by family; scale_steps coarse to fine
+    "vgg19": dict(scale_steps=[40, 25, 15], mixed_precision=True, content_weight=2.0, style_weight=3e6),
+    "efficientnet_lite": dict(scale_steps=[50, 50, 50], mixed_precision=False, content_weight=1.0, style_weight=1e7),
 }
 FAST_TV_WEIGHT = 1000.0
 
@@ -236,7 +233,7 @@ def fast_steps(backbone: str = "auto") -> int:
 
 def _fast(size: int, steps: int, backbone: str) -> dict:
     """The `fast` preset's fields for a longest side `size`, a step budget `steps`, a backbone."""
-    recipe = {k: dict(v) if isinstance(v, dict) else v for k, v in FAST_RECIPES[fast_family(backbone)].items()}
+    recipe = dict(FAST_RECIPES[fast_family(backbone)])
     scale_steps = recipe.pop("scale_steps")
     levels = 1
     while levels < len(scale_steps) and size / math.sqrt(2) ** levels >= FAST_COARSEST:
@@ -244,8 +241,8 @@ def _fast(size: int, steps: int, backbone: str) -> dict:
     budgets = _rescale(scale_steps[-levels:], steps) if isinstance(steps, int) and steps >= 1 else None
     return dict(name="fast", optimizer="lbfgs", lr=1.0, steps=steps, snapshot_every=25, size=size,
                 scales=len(budgets) if budgets else 1, scale_steps=budgets if budgets and len(budgets) > 1 else None,
-                early_stop_window=20, early_stop_tol=1e-3, gram_norm="size_independent",
-                tv_weight=FAST_TV_WEIGHT, **{"content_weight": 1.0, **recipe})
+                early_stop_window=20, early_stop_tol=1e-3, gram_norm="size_independent", init="content_in_style_colours",
+                style_layers=dict(FAST_STYLE_LAYERS), tv_weight=FAST_TV_WEIGHT, **recipe)
 
 
 RECIPE_FIELDS = ("optimizer", "lr", "lr_schedule", "steps", "snapshot_every", "size", "scales",
