@@ -212,7 +212,9 @@ CLI_ARGS = [  # id, extra arguments, problem words, fix words
     ("negative weight", ["--content-weight", "-2"], ["--content-weight", "-2 is not"], [">= 0"]),
     ("zero weights", ["--content-weight", "0", "--style-weight", "0"], ["leave nothing to optimise"], ["positive weight"]),
     ("missing --style", None, ["required: --style"], ["--help"]),
-    ("string seed", ["--seed", "x"], ["--seed", "invalid int value: 'x'"], ["--help"]),
+    # every command-line preset starts from the photo: a seed changes nothing, so there is no --seed
+    ("a seed", ["--seed", "5"], ["unrecognized arguments: --seed 5"], ["--help"]),
+    ("steps 1e20", ["--steps", str(10 ** 20)], ["--steps", "more than 1,000,000 steps"], ["give fewer"]),
 ]
 
 
@@ -250,6 +252,9 @@ RESUME_ARGS = [  # id, what --resume is given, extra arguments, problem words, f
     ("garbage checkpoint", "garbage", [], ["cannot resume", "checkpoint.pt cannot be read"], ["start the run again"]),
     ("new settings", "settings", ["--steps", "5", "--preset", "exp1"], ["--resume goes on with the settings"],
      ["leave out --preset --steps"]),
+    # typed, a setting is refused even where it equals the default: it may not be the run's own
+    ("default settings", "settings", ["--preset", "fast", "--out", "outputs", "--backbone", "auto"],
+     ["--resume goes on with the settings"], ["leave out --preset --backbone --out"]),
 ]
 
 

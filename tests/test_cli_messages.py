@@ -19,14 +19,15 @@ def option_help(text: str) -> dict:
 
 def test_help_shows_each_default_once_and_only_where_it_says_something():
     helps = option_help(build_parser().format_help())
-    assert {"--content", "--style", "--steps", "--seed", "--no-progress"} <= helps.keys()
+    assert {"--content", "--style", "--steps", "--snapshot-every", "--no-progress"} <= helps.keys()
+    assert "--seed" not in helps  # every command-line preset starts from the photo: a seed would change nothing
     for flag, text in helps.items():
         assert text.count("(default") <= 1, text
         assert "(default: None)" not in text and "(default: False)" not in text, text
     assert "(default" not in helps["--content"] and "(default" not in helps["--style"]  # required
     assert "(default" not in helps["--no-progress"]
     assert helps["--steps"].endswith("(default: the preset's)")
-    assert helps["--seed"].endswith("(default: 0)") and helps["--preset"].endswith("(default: fast)")
+    assert helps["--out"].endswith("(default: outputs)") and helps["--preset"].endswith("(default: fast)")
 
 
 @pytest.mark.parametrize("flag, value, noun, choices", [("--preset", "foo", "preset", PRESETS),
@@ -39,9 +40,9 @@ def test_a_bad_choice_is_one_line_naming_the_flag_and_the_choices(flag, value, n
 
 
 def test_other_argument_errors_name_the_flag_without_argparse_words(capsys):
-    assert main(["--content", "a.jpg", "--style", "b.jpg", "--seed", "x"]) == 2
+    assert main(["--content", "a.jpg", "--style", "b.jpg", "--steps", "x"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --seed: invalid int value: 'x'; see python -m nst_helpers --help")
+    assert err.startswith("error: --steps: 'x' is not a whole number; give one like 300")
     assert "argument" not in err and err.count("\n") == 1
 
 

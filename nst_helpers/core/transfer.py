@@ -24,7 +24,7 @@ from .config import StyleConfig
 from .devices import on_device, pick_device
 from .memory import check_memory
 from .objective import StyleObjective
-from .start import as_image, initial_image
+from .start import as_image, checked, initial_image
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -50,6 +50,7 @@ class TransferResult:
     style: torch.Tensor | None = field(default=None, repr=False)
     message: str = ""                # why a run ended early, in words (diverged: what and where)
     weights: dict | None = None      # the backbone's weights: source, file, hash (net.weights)
+    folder: str | None = None        # where its checkpoints went (checkpoints.folder), None without
 
 
 @torch.no_grad()
@@ -169,7 +170,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     after that). resume_from: a checkpoint payload (runs.checkpoint.load) to go on from; content,
     style and config are then its own (pass None), and so must the backbone be (runs.checkpoint.resume).
     """
-    cfg = StyleConfig.from_dict(resume_from["config"]) if resume_from else (config or StyleConfig())
+    cfg = StyleConfig.from_dict(resume_from["config"]) if resume_from else checked(config)
     dev = pick_device(device)
     net = on_device(backbone, dev) if backbone is not None else load_backbone(cfg.backbone, pooling=cfg.pooling).to(dev)
     check_memory(cfg, dev, net.name, content if not resume_from else resume_from["content"], flag="size=")
@@ -181,7 +182,8 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
         if hasattr(cb, "start"):
             cb.start(levels)
     result = TransferResult(content_full, [], {}, cfg, net.name, str(dev), content=content_full, style=style_full,
-                            weights=getattr(net, "weights", None))
+                            weights=getattr(net, "weights", None),
+                            folder=None if checkpoints is None else str(checkpoints.folder))
     bar = None
     if progress:
         from .progress import progress_bar  # tqdm on a terminal or in a notebook, plain lines in a log
@@ -191,9 +193,8 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
         _run_levels(loop, net, levels, content_full, style_full, resume_from)
     except KeyboardInterrupt:
         result.stop_reason = "interrupted"
-    except BaseException:
-        if checkpoints is not None:
-            checkpoints.keep_work(loop)  # save what exists, then let the error go on
+    except BaseException as err:
+        loop.keep_work_after(err)  # save what exists (with checkpoints), then let the error go on
         raise
     finally:
         if bar is not None:

@@ -14,13 +14,20 @@ existed have no DONE either and are skipped the same way.
 A run that keeps checkpoints (checkpoint.py: the command line's) writes into its folder from
 its start: checkpoint.pt and a RESUMABLE note, and when interrupted latest.png, history.csv and
 snapshots/. Such a folder is incomplete but resumable (load_run says how); save_run(result,
-folder=...) completes it, writes final.pt (the float image) and, after DONE, removes those three.
+folder=...) completes it, writes final.pt (the float image) and, after DONE, removes the checkpoint,
+its note, its snapshots (checkpoint-snapshots/) and latest.png.
+
+One process writes into a folder at a time (lock.py: a run, a resume, save_run), and save_run
+completes only its own run's folder. A write that fails (a full disk, a read-only file system, a
+vanished folder) is one StorageError line naming the file, what is kept and how to go on.
 """
 import csv
 import io
 import json
 import platform
+import re
 import secrets
+import shutil
 import time
 from importlib import metadata
 from pathlib import Path
@@ -30,12 +37,15 @@ import torch
 from ..core.config import StyleConfig
 from ..core.files import atomic_file
 from ..core.images import load_image, save_image
+from ..core.storage import StorageError, resumable
+from . import lock
 
 HISTORY_FIELDS = ("step", "total", "content", "style", "tv", "lr", "elapsed", "size", "event")
 DONE = "DONE"  # the completion marker, always the last file written into a run folder
 CHECKPOINT = "checkpoint.pt"  # an unfinished run's state (checkpoint.py)
 RESUMABLE = "RESUMABLE"       # the note beside it: how to finish the run
 LATEST = "latest.png"         # an interrupted run's latest image
+SNAPSHOT_DIR = "checkpoint-snapshots"  # the checkpoint's snapshots, one file each (checkpoint.py)
 
 
 class IncompleteRunError(ValueError):
@@ -65,6 +75,16 @@ def write_text(path, text: str) -> Path:
     locale hands Python a path's other bytes as surrogates: written back as those bytes)."""
     with atomic_file(path) as tmp:
         Path(tmp).write_text(text, encoding="utf-8", errors="surrogateescape")
+    return Path(path)
+
+
+def save_tensors(path, obj) -> Path:
+    """torch.save, atomically; serialised in memory first, so that a full disk is an OSError with
+    its errno (torch's own writer says only 'RuntimeError: ... file write failed')."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_file(path) as tmp:
+        Path(tmp).write_bytes(buffer.getbuffer())
     return Path(path)
 
 
@@ -98,24 +118,62 @@ def write_snapshots(folder, snapshots: dict) -> None:
     """snapshots/step_00025.png ... for {step: (1, 3, h, w) image}."""
     (Path(folder) / "snapshots").mkdir(exist_ok=True)  # an interrupted run's may exist: same steps, same images
     for step, image in sorted(snapshots.items()):
-        save_image(image, Path(folder) / "snapshots" / f"step_{step:05d}.png")
+        path = Path(folder) / "snapshots" / f"step_{step:05d}.png"
+        if not path.is_file():  # written atomically: one there is whole, and the same image
+            save_image(image, path)
+
+
+def kept_step(folder) -> int | None:
+    """The step of the checkpoint in `folder`, as its RESUMABLE note says, or None (no checkpoint)."""
+    folder = Path(folder)
+    try:
+        text = (folder / RESUMABLE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = re.search(r"is at step (\d+) of", text)
+    return int(found.group(1)) if found and (folder / CHECKPOINT).is_file() else None
+
+
 
 
 def save_run(result, root="outputs", name: str | None = None, extra: dict | None = None, folder=None) -> Path:
     """Write config.json, history.csv, snapshots/, final.png, content.png, style.png,
     comparison.png, loss.png, progress.gif, and last the DONE marker (see the module docstring).
 
-    folder: an existing unfinished run folder to complete (a checkpointed run's) instead of a
-    new one under root/name; it also gets final.pt, and loses its checkpoint after DONE."""
-    from .plots import comparison_figure, loss_figure, save_gif  # late: matplotlib loads only when a run is saved
-    cfg = result.config
+    folder: the unfinished folder of this result's own run (result.folder, a checkpointed run's)
+    to complete instead of a new one under root/name; it also gets final.pt, and loses its
+    checkpoint after DONE. Another run's folder is refused, and so is one another process is
+    writing into (lock.py). A failed write is one StorageError line: what is kept, how to go on."""
     if folder is None:
-        new, folder = True, new_run_dir(name or cfg.name, root)
+        new, folder = True, new_run_dir(name or result.config.name, root)
     else:
         new, folder = False, Path(folder)
-        if not folder.is_dir() or is_complete(folder):
-            raise ValueError(f"{folder} is {'a complete run folder' if folder.is_dir() else 'not a folder'}; "
-                             "a finished run is never overwritten: leave folder out to save into a new one")
+        _check_own_folder(result, folder)
+    with lock.hold(folder):
+        try:
+            _write_run(result, folder, new, extra)
+        except StorageError as err:
+            raise resumable(err, folder, kept_step(folder), otherwise="save the result again (save_run: "
+                            "it is still in memory)") from err
+    return folder
+
+
+def _check_own_folder(result, folder: Path) -> None:
+    """Refuse a folder save_run must not complete: not a folder, complete, or another run's."""
+    if not folder.is_dir() or is_complete(folder):
+        raise ValueError(f"{folder} is {'a complete run folder' if folder.is_dir() else 'not a folder'}; "
+                         "a finished run is never overwritten: leave folder out to save into a new one")
+    own = getattr(result, "folder", None)
+    if (own is None or Path(own).resolve() != folder.resolve()) and any(
+            p.name != lock.LOCK for p in folder.iterdir()):
+        raise ValueError(f"{folder} holds another run's work, and save_run writes only into the folder of the "
+                         f"run it saves ({own or 'this result kept no checkpoints'}); leave folder out to save "
+                         "into a new one")
+
+
+def _write_run(result, folder: Path, new: bool, extra: dict | None) -> None:
+    from .plots import comparison_figure, loss_figure, save_gif  # late: matplotlib loads only when a run is saved
+    cfg = result.config
     meta = {"config": cfg.to_dict(), "backbone": result.backbone, "weights": result.weights, "device": result.device,
             "stop_reason": result.stop_reason, "seconds": round(result.seconds, 3),
             "steps_done": len(result.history), "versions": library_versions(), **(extra or {})}
@@ -124,8 +182,7 @@ def save_run(result, root="outputs", name: str | None = None, extra: dict | None
     write_snapshots(folder, result.snapshots)
     save_image(result.image, folder / "final.png")
     if not new:  # the float result, as exact as the checkpoint was (final.png rounds to 8 bits)
-        with atomic_file(folder / "final.pt") as tmp:
-            torch.save(result.image, tmp)
+        save_tensors(folder / "final.pt", result.image)
     save_image(result.content, folder / "content.png")
     save_image(result.style, folder / "style.png")
     title = f"{cfg.name} on {result.backbone}, {len(result.history)} steps ({result.stop_reason})"
@@ -136,9 +193,11 @@ def save_run(result, root="outputs", name: str | None = None, extra: dict | None
             save_gif(result.snapshots, tmp)
     mark_complete(folder)
     # after DONE, so that a kill before it leaves the run resumable; .*.tmp*: the bytes of writes a kill cut short
-    for leftover in [folder / CHECKPOINT, folder / RESUMABLE, folder / LATEST, *folder.rglob(".*.tmp*")]:
+    # and the lock file: a complete folder has no writer (a process that opens it now is refused as complete)
+    for leftover in [folder / CHECKPOINT, folder / RESUMABLE, folder / LATEST, folder / lock.LOCK,
+                     *folder.rglob(".*.tmp*")]:
         leftover.unlink(missing_ok=True)
-    return folder
+    shutil.rmtree(folder / SNAPSHOT_DIR, ignore_errors=True)
 
 
 def read_history(folder) -> list[dict]:

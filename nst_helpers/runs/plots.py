@@ -52,16 +52,18 @@ def weighted_terms(history: list, config) -> dict:
     return terms
 
 
+LOG_RANGE = (-250.0, 250.0)   # log10 limits of an axis: matplotlib's ticks overflow near the float range
 START_FLOOR = 1e-4  # a curve is drawn from its first value within this factor of its median
 
 
 def visible(values: list, total: list | None = None) -> list:
-    """The values to draw on a log axis: NaN for non-positive ones, and for a start far below the
-    curve's median (the content term starts at ~1e-11 when the target starts as the photo: drawn,
-    it would stretch the axis over ten empty decades). `total`: the total loss at the same steps;
+    """The values to draw on a log axis: NaN for non-positive, non-finite and astronomic ones
+    (LOG_RANGE), and for a start far below the curve's median (the content term starts at ~1e-11
+    when the target starts as the photo: drawn, it would stretch the axis over ten empty decades). `total`: the total loss at the same steps;
     a first value that far below the total's first is a start too (a run of one step has no
     median to compare it with)."""
-    out = [v if v > 0 and math.isfinite(v) else float("nan") for v in values]
+    top = 10 ** LOG_RANGE[1]   # past it (a weight of 1e300): not drawable, like a NaN
+    out = [v if 0 < v < top else float("nan") for v in values]
     if out and total and math.isfinite(total[0]) and not out[0] >= total[0] * START_FLOOR:
         out[0] = float("nan")
     finite = sorted(v for v in out if not math.isnan(v))
@@ -79,7 +81,8 @@ def loss_limits(curves) -> tuple[float, float] | None:
         return None
     lo, hi = math.log10(min(drawn)), math.log10(max(drawn))
     pad = max(0.05 * (hi - lo), 0.1)  # at least a fifth of a decade in all, so a flat line shows
-    return 10 ** (lo - pad), 10 ** (hi + pad)
+    # a run with a weight of 1e300 has values near the largest float: those are drawn cut at the top
+    return 10 ** max(lo - pad, LOG_RANGE[0]), 10 ** min(hi + pad, LOG_RANGE[1])
 
 
 def lone(values: list) -> list[int]:
