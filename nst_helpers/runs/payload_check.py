@@ -44,7 +44,7 @@ def _tensors(obj):
             yield from _tensors(v)
 
 
-def _scale_problem(scale, step: int, image) -> str | None:
+def _scale_problem(scale, step: int, image, cfg: StyleConfig) -> str | None:
     if not isinstance(scale, dict) or any(k not in scale for k in SCALE_KEYS):
         return "its scale state is incomplete"
     if not (_count(scale["index"]) and _count(scale["step"]) and _count(scale["recoveries"])):
@@ -57,8 +57,11 @@ def _scale_problem(scale, step: int, image) -> str | None:
     if image is not None and image.shape != z.shape:
         return f"its image {tuple(image.shape)} and its optimised image z {tuple(z.shape)} differ in shape"
     opt = scale["optimizer"]
-    if not isinstance(opt, dict) or "state" not in opt or "param_groups" not in opt:
+    if not isinstance(opt, dict) or not isinstance(opt.get("param_groups"), list) or "state" not in opt:
         return "its optimiser state is not one torch wrote"
+    lbfgs = any("history_size" in g for g in opt["param_groups"] if isinstance(g, dict))
+    if lbfgs != (cfg.optimizer == "lbfgs"):
+        return f"its optimiser state is {'L-BFGS' if lbfgs else 'Adam'}'s, but its config says {cfg.optimizer}"
     # Adam's moments and L-BFGS's directions have z's size; counters and step sizes are scalars
     if any(t.numel() not in (1, z.numel()) for t in _tensors(opt["state"])):
         return "its optimiser state does not fit the image (another size)"
@@ -94,7 +97,7 @@ def problem(saved: dict) -> str | None:
     if not isinstance(snaps, list) or not all(_count(s) and s <= step for s in snaps):
         return "its list of snapshots is not a list of steps up to its own"
     if saved["scale"] is not None:
-        return _scale_problem(saved["scale"], step, saved["image"])
+        return _scale_problem(saved["scale"], step, saved["image"], cfg)
     return None
 
 

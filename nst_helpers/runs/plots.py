@@ -62,8 +62,8 @@ def visible(values: list, total: list | None = None) -> list:
     when the target starts as the photo: drawn, it would stretch the axis over ten empty decades). `total`: the total loss at the same steps;
     a first value that far below the total's first is a start too (a run of one step has no
     median to compare it with)."""
-    top = 10 ** LOG_RANGE[1]   # past it (a weight of 1e300): not drawable, like a NaN
-    out = [v if 0 < v < top else float("nan") for v in values]
+    bottom, top = 10 ** LOG_RANGE[0], 10 ** LOG_RANGE[1]   # past them (a weight of 1e300): not drawable
+    out = [v if bottom < v < top else float("nan") for v in values]
     if out and total and math.isfinite(total[0]) and not out[0] >= total[0] * START_FLOOR:
         out[0] = float("nan")
     finite = sorted(v for v in out if not math.isnan(v))
