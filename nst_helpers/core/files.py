@@ -5,18 +5,30 @@ import contextlib
 import os
 import pathlib
 import secrets
+import stat
+
+# What a path that is not a regular file can be; reading any of them as an image could wait
+# forever (a pipe without a writer) or never end (/dev/zero), so they are named, not opened.
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 from .storage import cannot_write
 
 
 def path_problem(path) -> str | None:
-    """Why `path` cannot be an image file (missing, a folder, empty) with the fix, or None."""
+    """Why `path` cannot be an image file (missing, a folder, a pipe or device, empty) with the
+    fix, or None. Only stat()s the path: opening a pipe could block."""
     path, name = pathlib.Path(path), str(path)
     if not path.exists():
         return f"{name}: no such file. Check the path (relative paths start at {os.getcwd()})."
     if path.is_dir():
         return f"{name} is a directory, not an image file. Pass the path of an image file inside it."
-    if path.stat().st_size == 0:
+    info = path.stat()  # follows symlinks: /dev/stdin is the pipe or terminal behind it
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((what for test, what in _SPECIAL if test(info.st_mode)), "a special file")
+        return (f"{name} is {kind}, not a regular file, so it cannot be read as an image. "
+                "Save the image to a regular file and pass its path.")
+    if info.st_size == 0:
         return f"{name} is empty (0 bytes). Re-download or re-export the image."
     return None
 

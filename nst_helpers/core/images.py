@@ -1,6 +1,6 @@
 """Load, convert, resize and save images as (1, 3, H, W) float32 tensors in [0, 1].
 
-Every bad input raises ImageError naming the file (or "the given array/image"),
+Every bad input raises ImageError naming the file (or "the given array/image/tensor"),
 what is wrong and how to fix it.
 """
 
@@ -18,6 +18,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .files import atomic_file, path_problem
 
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+# Above this many pixels, an image loaded with a max_size is shrunk while still 8-bit (see
+# _shrink): an 81 Mpx PNG would be a 972 MB float32 array before its resize. Ordinary photos
+# stay below it and decode exactly as before.
+_SHRINK_ABOVE = 16_000_000
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
 
@@ -30,8 +34,9 @@ def _over_white(rgba: np.ndarray) -> np.ndarray:
     return rgba[..., :3] * rgba[..., 3:4] + (1.0 - rgba[..., 3:4])
 
 
-def _array_to_rgb(arr: np.ndarray, name: str) -> np.ndarray:
-    """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array -> (H, W, 3) float32 in [0, 1]."""
+def _array_to_rgb(arr: np.ndarray, name: str, ints: str = "uint8/uint16") -> np.ndarray:
+    """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array -> (H, W, 3) float32 in [0, 1].
+    ints: the integer types the fix suggests (tensors have no uint16)."""
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))) or arr.size == 0:
@@ -43,12 +48,17 @@ def _array_to_rgb(arr: np.ndarray, name: str) -> np.ndarray:
         out = arr.astype(np.float32) / np.iinfo(arr.dtype).max
     elif np.issubdtype(arr.dtype, np.floating):
         out = arr.astype(np.float32)
+        if bad := int(np.size(out) - np.isfinite(out).sum()):
+            raise ImageError(
+                f"{name} has {bad:,} NaN or infinite value(s), but float images must be finite and in "
+                "[0, 1]. Find what made them, or replace them (e.g. nan_to_num(x, nan=0.0))."
+            )
         lo, hi = float(out.min()), float(out.max())
         # A small tolerance forgives rounding noise from earlier float maths.
-        if not np.isfinite(out).all() or lo < -1e-6 or hi > 1.0 + 1e-6:
+        if lo < -1e-6 or hi > 1.0 + 1e-6:
             raise ImageError(
                 f"{name} has float values in [{lo:g}, {hi:g}], but float images must lie in "
-                "[0, 1]. Rescale it (e.g. divide 0-255 data by 255) or pass uint8/uint16."
+                f"[0, 1]. Rescale it (e.g. divide 0-255 data by 255) or pass {ints}."
             )
         out = np.clip(out, 0.0, 1.0)
     else:
@@ -56,6 +66,29 @@ def _array_to_rgb(arr: np.ndarray, name: str) -> np.ndarray:
     if out.ndim == 2:
         return np.repeat(out[..., None], 3, axis=2)
     return _over_white(out) if out.shape[2] == 4 else out
+
+
+def tensor_to_rgb(t: torch.Tensor, name: str = "the given tensor", min_size: int = 32) -> torch.Tensor:
+    """(C, H, W) or (1, C, H, W) tensor, C = 1, 3 or 4, on any device -> (1, 3, H, W) float32 CPU
+    tensor in [0, 1], by the rules for arrays: uint8 is 0-255, floats (16 to 64 bit) must be
+    finite and in [0, 1], grey is repeated, RGBA composited on white. Not resized."""
+    shape = tuple(t.shape)
+    if t.dim() == 4 and shape[0] > 1:
+        raise ImageError(f"{name} has batch size {shape[0]}; run() stylises one image at a time: "
+                         "pass t[0:1], or loop over the batch.")
+    if t.dim() not in (3, 4) or 0 in shape or shape[-3] not in (1, 3, 4):
+        last = shape[-1:] in [(1,), (3,), (4,)]
+        hint = "; for channels-last data move the channels first (e.g. t.permute(2, 0, 1))" if last else ""
+        raise ImageError(f"{name} has shape {shape}, which is not an image. Pass a (C, H, W) or "
+                         f"(1, C, H, W) tensor with C = 1 (grey), 3 (RGB) or 4 (RGBA){hint}.")
+    if t.dtype != torch.uint8 and not t.dtype.is_floating_point:
+        raise ImageError(f"{name} has dtype {t.dtype}, which is not an image type. "
+                         "Convert it to float in [0, 1] or uint8.")
+    _check_min_side(shape[-1], shape[-2], name, min_size, "Use a larger image")
+    # float32 before numpy: it has no bfloat16; exact for float16/bfloat16, the rounding .float() does for float64
+    chw = t.detach().reshape(shape[-3:]).to("cpu", torch.uint8 if t.dtype == torch.uint8 else torch.float32)
+    rgb = _array_to_rgb(chw.permute(1, 2, 0).numpy(), name, ints="uint8")
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
 def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
@@ -97,17 +130,68 @@ def _check_pixels(img: Image.Image, name: str) -> None:
         raise _bomb_error(name, pixels)
 
 
-def _decode(img: pathlib.Path | Image.Image, name: str) -> Image.Image:
-    """Open (if a path), force the pixel decode, apply EXIF orientation; Pillow errors -> ImageError."""
+def _shrink_factor(size: tuple[int, int], max_size: int | None) -> int:
+    """How many times smaller an image of `size` (w, h) may be decoded: 1 up to _SHRINK_ABOVE
+    pixels, else as much as keeps its longest side >= 2 * max_size for the LANCZOS resize."""
+    if max_size is None or size[0] * size[1] <= _SHRINK_ABOVE:
+        return 1
+    return max(1, max(size) // (2 * max_size))
+
+
+def _draft(img: Image.Image, factor: int) -> int:
+    """Let a JPEG decode at 1/2, 1/4 or 1/8 scale (the DCT does the averaging) -> the scale.
+
+    Only a scale that divides both sides: then the drafted image covers the original exactly,
+    whatever its EXIF orientation. Other formats ignore draft() (scale 1)."""
+    w, h = img.size
+    scale = next((s for s in (8, 4, 2) if s <= factor and w % s == 0 and h % s == 0), 1)
+    if scale > 1:
+        img.draft(None, (w // scale, h // scale))
+    return w // img.size[0]
+
+
+def _averageable(img: Image.Image) -> Image.Image:
+    """`img` in a mode whose box average is the average of what _pil_to_rgb makes of it:
+    16-bit as 32-bit "I" (reduce has no I;16), palette, 1-bit, CMYK and colour keys as RGB(A)."""
+    if img.mode in ("I", "F", "LA", "RGBA") or (img.mode in ("L", "RGB") and not img.has_transparency_data):
+        return img
+    if img.mode in _SIXTEEN_BIT:
+        return img.convert("I")
+    return img.convert("RGBA" if img.has_transparency_data else "RGB")
+
+
+def _shrink(img: Image.Image, factor: int, drafted: int) -> tuple[Image.Image, tuple, tuple | None]:
+    """A decoded, upright image -> (it box-averaged by `factor`, its full (w, h) before any
+    shrinking, the box the full image covers in it; None when not shrunk). The box is what
+    Pillow's own thumbnail() hands resize: reduce() leaves a partial last row and column."""
+    full = (img.size[0] * drafted, img.size[1] * drafted)
+    if factor > 1:
+        try:
+            img = _averageable(img).reduce(factor)
+        except ValueError:  # a mode reduce cannot average: decode in full, _pil_to_rgb judges it
+            factor = 1
+    scale = drafted * factor
+    return img, full, (None if scale == 1 else (0, 0, full[0] / scale, full[1] / scale))
+
+
+def _decode(img: pathlib.Path | Image.Image, name: str, max_size: int | None = None):
+    """Open (if a path), force the pixel decode, apply EXIF orientation, and above _SHRINK_ABOVE
+    pixels shrink while 8-bit -> _shrink's (image, full (w, h), box); Pillow errors -> ImageError."""
     try:
         if isinstance(img, pathlib.Path):
             with open(img, "rb") as fh, Image.open(fh) as opened:
                 _check_pixels(opened, name)
+                factor = _shrink_factor(opened.size, max_size)
+                drafted = _draft(opened, factor)
                 opened.load()  # lazy open would hide truncation until much later
-                return ImageOps.exif_transpose(opened)
+                if factor // drafted < 2:
+                    return _shrink(ImageOps.exif_transpose(opened), 1, drafted)
+                ImageOps.exif_transpose(opened, in_place=True)  # a copy would double a big image
+                shrunk, full, box = _shrink(opened, factor // drafted, drafted)
+                return (shrunk.copy() if shrunk is opened else shrunk), full, box  # `with` closes opened
         _check_pixels(img, name)
         img.load()
-        return ImageOps.exif_transpose(img)
+        return _shrink(ImageOps.exif_transpose(img), _shrink_factor(img.size, max_size), 1)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         found = re.search(r"\((\d+) pixels\)", str(err))
         raise _bomb_error(name, int(found.group(1)) if found else None) from err
@@ -124,23 +208,19 @@ def _decode(img: pathlib.Path | Image.Image, name: str) -> Image.Image:
         raise ImageError(f"{name} is truncated or corrupt ({err}). Re-download or re-export the file.") from err
 
 
-def _resize_longest(rgb: np.ndarray, max_size: int) -> np.ndarray:
-    """(H, W, 3) float -> resized so max(H, W) == max_size, aspect ratio kept."""
-    h, w = rgb.shape[:2]
-    scale = max_size / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    if (new_w, new_h) == (w, h):
+def _resize(rgb: np.ndarray, new_w: int, new_h: int, box: tuple | None) -> np.ndarray:
+    """(H, W, 3) float -> (new_h, new_w, 3); box: the part of rgb that is the image (see _shrink)."""
+    if box is None and (new_w, new_h) == rgb.shape[1::-1]:
         return rgb
     # Resize each channel as a 32-bit float ("F") image with LANCZOS, after alpha
     # compositing: keeps 16-bit precision and stops hidden colours of transparent
     # pixels bleeding in. LANCZOS overshoots at edges, hence the clip.
     chans = [Image.fromarray(np.ascontiguousarray(rgb[..., c])) for c in range(3)]
-    chans = [np.asarray(ch.resize((new_w, new_h), Image.Resampling.LANCZOS)) for ch in chans]
+    chans = [np.asarray(ch.resize((new_w, new_h), Image.Resampling.LANCZOS, box=box)) for ch in chans]
     return np.clip(np.stack(chans, axis=2), 0.0, 1.0)
 
 
-def _check_min_side(rgb: np.ndarray, name: str, min_size: int, fix: str) -> None:
-    h, w = rgb.shape[:2]
+def _check_min_side(w: int, h: int, name: str, min_size: int, fix: str) -> None:
     if min(h, w) < min_size:
         raise ImageError(
             f"{name} is {w}x{h} pixels; its shorter side {min(h, w)} is below the minimum of "
@@ -148,11 +228,34 @@ def _check_min_side(rgb: np.ndarray, name: str, min_size: int, fix: str) -> None
         )
 
 
-def load_image(source, max_size: int | None = None, min_size: int = 32) -> torch.Tensor:
-    """Path, PIL image or (H, W[, 3|4]) array -> (1, 3, H, W) float32 tensor in [0, 1].
+def _fit(rgb: np.ndarray, full: tuple, box: tuple | None, name: str, max_size: int | None, min_size: int) -> np.ndarray:
+    """(h, w, 3) float -> its longest side max_size; full: the image's (w, h) before any
+    shrinking while it was decoded (box: where it lies in rgb), so sizes and errors do not depend on it."""
+    w, h = full
+    _check_min_side(w, h, name, min_size, "Use a larger image")  # upscaling a 1x1 image invents it
+    if max_size is None:
+        return rgb
+    scale = max_size / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    if Image.MAX_IMAGE_PIXELS is not None and new_w * new_h > Image.MAX_IMAGE_PIXELS:
+        # refuse before allocating: 20000 px square is 4.8 GB per float image
+        raise ImageError(
+            f"a requested size of {max_size} px (longest side) would make {name} {new_w * new_h:,} "
+            f"pixels, more than the limit of {Image.MAX_IMAGE_PIXELS:,} "
+            "(PIL.Image.MAX_IMAGE_PIXELS). Ask for a smaller size, e.g. 512 or 1024."
+        )
+    _check_min_side(new_w, new_h, name, min_size, "Use a larger max_size (--size) or a less elongated image")
+    return _resize(rgb, new_w, new_h, box)
 
-    Alpha is composited on white; with max_size the longest side becomes exactly
-    max_size (up- or downscaling). Raises ImageError on any bad input.
+
+def load_image(source, max_size: int | None = None, min_size: int = 32) -> torch.Tensor:
+    """Path, PIL image or (H, W[, 1|3|4]) array -> (1, 3, H, W) float32 tensor in [0, 1].
+
+    A path must be a regular file (a pipe or device is refused, never opened). Arrays: uint8
+    and uint16 are scaled by their maximum, floats must be finite and in [0, 1]. Alpha is
+    composited on white. With max_size the longest side becomes exactly max_size (LANCZOS,
+    up or down; an image over 16 Mpx is first shrunk while 8-bit, to no less than twice that).
+    Tensors: tensor_to_rgb. Raises ImageError on any bad input.
     """
     if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1):
         raise ImageError(f"max_size must be a positive int or None, got {max_size!r}; pass e.g. max_size=512.")
@@ -161,30 +264,20 @@ def load_image(source, max_size: int | None = None, min_size: int = 32) -> torch
         name = str(path)
         if problem := path_problem(path):
             raise ImageError(problem)
-        rgb = _pil_to_rgb(_decode(path, name), name)
+        img, full, box = _decode(path, name, max_size)
+        rgb = _pil_to_rgb(img, name)
     elif isinstance(source, Image.Image):
         name = "the given image"
-        rgb = _pil_to_rgb(_decode(source, name), name)
+        img, full, box = _decode(source, name, max_size)
+        rgb = _pil_to_rgb(img, name)
     elif isinstance(source, np.ndarray):
         name = "the given array"
         rgb = _array_to_rgb(source, name)
+        full, box = rgb.shape[1::-1], None
     else:
         msg = f"the given {type(source).__name__} is not an image source."
         raise ImageError(msg + " Pass a file path, a PIL.Image.Image or a numpy array.")
-    _check_min_side(rgb, name, min_size, "Use a larger image")  # upscaling a 1x1 image invents it
-    if max_size is not None:
-        h, w = rgb.shape[:2]
-        scale = max_size / max(h, w)
-        pixels = max(1, round(w * scale)) * max(1, round(h * scale))
-        if Image.MAX_IMAGE_PIXELS is not None and pixels > Image.MAX_IMAGE_PIXELS:
-            # refuse before allocating: 20000 px square is 4.8 GB per float image
-            raise ImageError(
-                f"a requested size of {max_size} px (longest side) would make {name} {pixels:,} "
-                f"pixels, more than the limit of {Image.MAX_IMAGE_PIXELS:,} "
-                "(PIL.Image.MAX_IMAGE_PIXELS). Ask for a smaller size, e.g. 512 or 1024."
-            )
-        rgb = _resize_longest(rgb, max_size)
-        _check_min_side(rgb, name, min_size, "Use a larger max_size (--size) or a less elongated image")
+    rgb = _fit(rgb, full, box, name, max_size, min_size)
     return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 

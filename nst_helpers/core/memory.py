@@ -78,12 +78,16 @@ def free_bytes(dev) -> tuple[float | None, str]:
 
 def aspect(content) -> float:
     """Short side / long side of a content image (path, PIL image, array or tensor) without
-    decoding it; 1.0 (square: the most pixels a size allows) when it cannot be told."""
+    decoding it; 1.0 (square: the most pixels a size allows) when it cannot be told. Only a
+    regular file is opened: a pipe or device could block the open (load_image then refuses it)."""
+    import os
     try:
         if hasattr(content, "shape"):
             h, w = content.shape[-2:] if hasattr(content, "dim") else content.shape[:2]
         elif hasattr(content, "size") and not callable(content.size):
             w, h = content.size
+        elif not (isinstance(content, (str, os.PathLike)) and os.path.isfile(content)):
+            return 1.0
         else:
             from PIL import Image
             with Image.open(content) as img:   # reads the header only

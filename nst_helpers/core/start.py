@@ -8,12 +8,16 @@ from .config import ConfigError, StyleConfig
 
 
 def as_image(source, size: int) -> torch.Tensor:
-    """A tensor, path, PIL image or array -> (1, 3, H, W) with the longest side `size`."""
+    """A tensor, path, PIL image or array -> (1, 3, H, W) on the CPU with the longest side `size`.
+
+    Tensors: (C, H, W) or (1, C, H, W), C = 1, 3 or 4, any device; uint8 0-255 or float in
+    [0, 1] (images.tensor_to_rgb checks them), resized bicubic with antialias. Everything else
+    goes through images.load_image (LANCZOS). A bad input raises images.ImageError."""
     if isinstance(source, torch.Tensor):
-        source = source if source.dim() == 4 else source.unsqueeze(0)
+        source = images.tensor_to_rgb(source)
         h, w = source.shape[-2:]
         s = size / max(h, w)
-        return images.resize_to(source.float().cpu(), (max(1, round(h * s)), max(1, round(w * s))))
+        return images.resize_to(source, (max(1, round(h * s)), max(1, round(w * s))))
     return images.load_image(source, max_size=size)
 
 
