@@ -156,7 +156,9 @@ def _optimise_scale(loop: state.Loop, objective: StyleObjective, x: torch.Tensor
 def run(content, style, config: StyleConfig | None = None, callbacks=(), callback_every: int = 10,
         backbone=None, device=None, progress: bool = True, stop_event=None, checkpoints=None,
         resume_from: dict | None = None) -> TransferResult:
-    """Stylise `content` with `style` (paths, PIL images, arrays or (1,3,H,W) tensors in [0,1]).
+    """Stylise `content` with `style`: paths to regular files, PIL images, (H, W[, 1|3|4]) arrays,
+    or (C, H, W) / (1, C, H, W) tensors with C = 1, 3 or 4 (uint8 0-255, or float in [0, 1]; see
+    start.as_image). `config` is validated again here (a field changed after preset() too).
 
     callbacks: callables f(step, losses_dict, image) called every `callback_every` steps and
     at the end; image is a detached (1,3,h,w) CPU tensor. A callback with a `start(levels)`
