@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     print("\nover all pairs (judge: efficientnet_lite2; efficientnet_lite1 for recipes on lite2)\n" + "\n".join(summary))
     folder = new_run_dir("", args.out)
     montage(rows, names).save(folder / "montage.png")
-    (folder / "results.md").write_text("\n".join(summary) + "\n")
+    (folder / "results.md").write_text("\n".join(summary) + "\n", encoding="utf-8")
     print(f"\n[quality] montage and table in {folder}/")
     return 0
 

@@ -273,7 +273,7 @@ def main():
             print(f"  {b}: a {report['result']['size']} px fast result in {v['seconds']:.1f} s"
                   + (" (priced per evaluation)" if "seconds_per_eval" in v else ""))
     if args.json:
-        with open(args.json, "w") as f:
+        with open(args.json, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=2)
 
 

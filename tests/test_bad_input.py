@@ -292,13 +292,17 @@ def test_mps_without_mps(tmp_path, capsys, monkeypatch):
 
 # ------------------------------------------------------------------------------ output folder
 
-@pytest.mark.parametrize("where", ["under a regular file", "is a regular file"])
+@pytest.mark.parametrize("where", ["under a regular file", "is a regular file", "a symbolic link loop"])
 def test_unwritable_output_folder_fails_before_anything_is_loaded(where, tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "notes.txt"
     blocker.write_text("a file where a folder should be")
     out = blocker / "runs" if where == "under a regular file" else blocker
+    if where == "a symbolic link loop":
+        out = tmp_path / "loop"
+        out.symlink_to(out)
     code, _, err = run_cli(["--content", CONTENT, "--style", STYLE, "--out", out], capsys, monkeypatch, allow_images=False)
-    reason = "Not a directory" if where == "under a regular file" else "File exists"
+    reason = {"under a regular file": "Not a directory", "is a regular file": "File exists",
+              "a symbolic link loop": "Too many levels of symbolic links"}[where]
     assert_one_line_error(code, err, f"--out {out}", "cannot write there", reason, "choose a folder you can write to")
     assert blocker.read_text() == "a file where a folder should be"
 

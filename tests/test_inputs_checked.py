@@ -71,7 +71,7 @@ def test_bad_tensor_is_refused_by_run(name, make, problem, fix, role, effnet, mo
     _no_run(monkeypatch)
     given = {"content": CONTENT, "style": STYLE, role: make()}
     assert_raises(ImageError, lambda: transfer.run(given["content"], given["style"], FAST, backbone=effnet, progress=False),
-                  "the given tensor", *problem, *fix)
+                  f"the {role} tensor", *problem, *fix)
 
 
 def _rgba(h, w):

@@ -131,9 +131,20 @@ def check_out(root) -> Path:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as err:
+        if isinstance(err, FileExistsError) and path.is_symlink():
+            err = _link_problem(path) or err   # "File exists" hides a loop or a link to nowhere
         raise UsageError(f"--out {root}: cannot write there ({err.strerror or err}); "
                          "choose a folder you can write to, e.g. --out outputs") from None
     return path
+
+
+def _link_problem(path: Path) -> OSError | None:
+    """What following the symbolic link `path` fails with (ELOOP, ENOENT), or None."""
+    try:
+        path.stat()
+    except OSError as err:
+        return err
+    return None
 
 
 # flags that --resume refuses: a resumed run goes on with the settings it started with

@@ -7,14 +7,14 @@ from .colour import match_colour
 from .config import ConfigError, StyleConfig
 
 
-def as_image(source, size: int) -> torch.Tensor:
+def as_image(source, size: int, role: str = "given") -> torch.Tensor:
     """A tensor, path, PIL image or array -> (1, 3, H, W) on the CPU with the longest side `size`.
 
     Tensors: (C, H, W) or (1, C, H, W), C = 1, 3 or 4, any device; uint8 0-255 or float in
     [0, 1] (images.tensor_to_rgb checks them), resized bicubic with antialias. Everything else
     goes through images.load_image (LANCZOS). A bad input raises images.ImageError."""
     if isinstance(source, torch.Tensor):
-        source = images.tensor_to_rgb(source)
+        source = images.tensor_to_rgb(source, name=f"the {role} tensor")  # role: content or style
         h, w = source.shape[-2:]
         s = size / max(h, w)
         return images.resize_to(source, (max(1, round(h * s)), max(1, round(w * s))))

@@ -178,7 +178,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     check_memory(cfg, dev, net.name, content if not resume_from else resume_from["content"], flag="size=")
     # resumed: the images as the run sized them, the same numbers whatever happened to the files since
     content_full, style_full = ((resume_from["content"], resume_from["style"]) if resume_from
-                                else (as_image(content, cfg.size), as_image(style, cfg.size)))
+                                else (as_image(content, cfg.size, "content"), as_image(style, cfg.size, "style")))
     levels = plan.plan(cfg, content_full.shape[-2:], net.min_size, net.name)
     for cb in callbacks:
         if hasattr(cb, "start"):
