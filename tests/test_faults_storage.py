@@ -54,7 +54,7 @@ def holding(child: subprocess.Popen, folder: Path) -> None:
 # ------------------------------------------------------------------------------ one writer
 
 def test_a_resume_while_the_run_goes_on_is_refused_naming_it(tmp_path, capsys):
-    child = cli_process(*TINY, "--size", "96", "--steps", "60", "--snapshot-every", "2", "--out", tmp_path)
+    child = cli_process(*TINY, "--steps", "40", "--snapshot-every", "2", "--out", tmp_path)
     try:
         folder = checkpoint_at(child, tmp_path, 2)
         code = main(["--resume", str(folder), "--no-progress"])
@@ -67,7 +67,7 @@ def test_a_resume_while_the_run_goes_on_is_refused_naming_it(tmp_path, capsys):
 
 
 def test_two_resumes_of_one_folder_the_second_refused_and_a_killed_one_frees_it(tmp_path, tiny_pair, effnet, capsys):
-    folder, result = interrupted_folder(tmp_path, tiny_pair, effnet, size=96, steps=60)
+    folder, result = interrupted_folder(tmp_path, tiny_pair, effnet, steps=40)
     first = cli_process("--resume", folder, "--no-progress")
     try:
         holding(first, folder)

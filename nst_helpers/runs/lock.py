@@ -42,7 +42,7 @@ def _holder_pid(path: Path) -> str:
 @contextlib.contextmanager
 def hold(folder):
     """Hold `folder`'s lock for the block; FolderBusy at once when another process holds it."""
-    folder = Path(folder).resolve()
+    shown, folder = Path(folder), Path(folder).resolve()   # the path as given, in messages
     if folder in _held:   # this process holds it already (the command line's run, then its save)
         _held[folder][1] += 1
         try:
@@ -63,7 +63,7 @@ def hold(folder):
     except OSError:
         fh.close()
         pid = _holder_pid(path)
-        raise FolderBusy(f"{folder} is in use by {'process ' + pid if pid else 'another process'} (a run or a "
+        raise FolderBusy(f"{shown} is in use by {'process ' + pid if pid else 'another process'} (a run or a "
                          f"resume of it is still going); wait for it to end, or stop it (kill {pid or '<its PID>'}) "
                          "and then --resume the folder") from None
     fh.seek(0)
