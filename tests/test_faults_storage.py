@@ -215,5 +215,7 @@ def test_the_loss_plot_draws_any_history():
     values = [5.0, float("inf"), float("nan"), 1e300, -1.0, 0.0, 1e-320, 2.0]
     assert [v for v in plots.visible(values) if v == v] == [5.0, 2.0]   # the drawable ones, in range
     history = [{"step": i + 1, "total": v, "content": v, "style": v, "tv": v, "size": 64} for i, v in enumerate(values)]
-    png = plots.png_bytes(plots.loss_figure(history, preset("fast", tv_weight=1.0, style_weight=1e300)))
-    assert png.startswith(b"\x89PNG")
+    fig = plots.loss_figure(history, preset("fast", tv_weight=1.0, style_weight=1e300))
+    assert plots.png_bytes(fig).startswith(b"\x89PNG")
+    notes = [t.get_text() for t in fig.axes[0].texts]   # what is left out is said, not only omitted
+    assert len(notes) == 1 and "not drawn where infinite, NaN or over 1e250" in notes[0] and "style × 1e300" in notes[0]

@@ -106,15 +106,20 @@ def draw_losses(ax, history: list, config, label_prefix: str = "") -> None:
     spans every drawn point (and every point it spans is drawn: a lone one as a dot); the legend
     beside the axes, so the figure needs room on the right (constrained layout makes it)."""
     steps = [r["step"] for r in history]
-    curves = []
+    curves, off = [], []
     terms = weighted_terms(history, config)
     for name, values in terms.items():
         curves.append(visible(values, terms["total"]))
+        if any(not v < 10 ** LOG_RANGE[1] for v in values):   # inf, NaN or astronomic: say so, not only omit
+            off.append(label_prefix + name)
         dots = lone(curves[-1])
         ax.plot(steps, curves[-1], label=label_prefix + name, marker="o" if dots else None, ms=4, markevery=dots)
     changes = [r["step"] for a, r in zip(history, history[1:]) if r["size"] != a["size"]]
     for s in changes:  # mark where a multi-scale run moved to a finer scale
         ax.axvline(s, color="grey", lw=0.8, ls=":")
+    if off:
+        ax.text(0.01, 0.01, f"not drawn where infinite, NaN or over 1e{LOG_RANGE[1]:.0f}: {', '.join(off)}",
+                transform=ax.transAxes, fontsize="small", va="bottom", color="firebrick")
     ax.set_yscale("log")
     limits = loss_limits(curves)
     if limits:
