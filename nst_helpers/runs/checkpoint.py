@@ -28,7 +28,7 @@ from ..core import images, plan, state, transfer
 from ..core.config import StyleConfig
 from ..core.storage import StorageError, resumable
 from . import folders, lock, payload_check
-from .folders import CHECKPOINT, RESUMABLE, SNAPSHOT_DIR, kept_step
+from .folders import CHECKPOINT, RESUMABLE, SNAPSHOT_DIR
 
 
 class ResumeError(ValueError):
@@ -62,8 +62,12 @@ class Checkpoints:
             loop.checkpointed = loop.step
             folders.write_text(self.folder / RESUMABLE, note(self.folder, loop.step, loop.cfg.steps))
         except StorageError as err:
-            raise resumable(err, self.folder, kept_step(self.folder)) from err
+            raise resumable(err, self.folder, self._kept(loop)) from err
         return loop.step
+
+    def _kept(self, loop) -> int | None:
+        """The step of the checkpoint on disk, if it is still there (a folder may vanish)."""
+        return loop.checkpointed if (self.folder / CHECKPOINT).is_file() else None
 
     def _save_snapshots(self, snapshots: dict) -> list:
         """Write the snapshots not on disk yet, each once; returns every snapshot's step."""
@@ -86,7 +90,7 @@ class Checkpoints:
             folders.write_history(folder, r.history)
             folders.write_snapshots(folder, r.snapshots)
         except StorageError as err:
-            raise resumable(err, folder, kept_step(folder)) from err
+            raise resumable(err, folder, self._kept(loop)) from err
         r.message = (f"stopped at step {loop.step} of {loop.cfg.steps}; the work so far is in {folder}/ "
                      f"({folders.LATEST}, history.csv, snapshots/), resumable from step {loop.checkpointed}")
 
