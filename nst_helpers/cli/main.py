@@ -21,7 +21,8 @@ from .signals import Signals, say
 from .streams import forgiving_stdout
 
 NEEDED = ("torch", "torchvision", "numpy", "PIL", "tqdm", "matplotlib")  # what a run imports beyond the standard library
-FLAGS = ("steps", "size", "content_weight", "style_weight", "snapshot_every")  # config fields with a flag
+FLAGS = ("steps", "size", "content_weight", "style_weight", "snapshot_every", "init", "preserve_colour",
+         "stroke_size")  # config fields with a flag of the same name
 
 
 def _load_backbone(cfg):
@@ -39,7 +40,8 @@ def _settings(args) -> StyleConfig:
         raise UsageError("--content-weight 0 and --style-weight 0 leave nothing to optimise; "
                          "give at least one of them a positive weight")
     given = {"steps": args.steps, "size": args.size, "content_weight": args.content_weight,
-             "style_weight": args.style_weight, "snapshot_every": args.snapshot_every}
+             "style_weight": args.style_weight, "snapshot_every": args.snapshot_every, "init": args.init,
+             "preserve_colour": args.preserve_colour, "stroke_size": args.stroke_size}
     # a short --steps gets a few snapshots (plan.snapshot_every), as everywhere
     return preset(args.preset, backbone=args.backbone, **{k: v for k, v in given.items() if v is not None})
 

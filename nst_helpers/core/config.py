@@ -16,7 +16,8 @@ SEED_SNAPSHOT_EVERY = 500
 SEED_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 OPTIMIZERS = ("adam", "lbfgs")
 SCHEDULES = ("constant", "cosine", "step", "plateau")
-INITS = ("content", "noise", "style", "content_in_style_colours")
+INITS = ("content", "noise", "gray", "style", "content_in_style_colours")
+PRESERVE_COLOUR = ("off", "luminance", "match", "histogram")   # preserve.MODES (config imports no torch)
 GRAM_NORMS = ("seed", "size_independent")   # losses.GRAM_NORMS (config imports no torch)
 MAX_STEPS = 1_000_000   # a budget past this is a typo, not a plan (and the history would fill memory)
 
@@ -58,7 +59,9 @@ class StyleConfig:
     size: int = 512                  # longest side of the result, in pixels
     scales: int = 1                  # >1: coarse-to-fine pyramid, sizes x1/sqrt(2) apart
     scale_steps: list | None = None  # steps per scale, coarse to fine (None: an equal split)
-    init: str = "content"            # the target starts as the content image (seed), noise or style
+    init: str = "content"            # the target starts as the content image (seed), noise, gray or style
+    preserve_colour: str = "off"     # keep the photo's colours: luminance | match | histogram (preserve.py)
+    stroke_size: float = 1.0         # the style image's size relative to the content's: 2 = strokes twice as big
     mixed_precision: bool = False    # bf16/fp16 autocast for the backbone only
     early_stop_window: int = 0       # 0 = off; else stop when the loss has not improved ...
     early_stop_tol: float = 1e-3     # ... by this relative amount over that many steps
@@ -129,7 +132,7 @@ def _bad(field_name: str, why: str):
 def validate(cfg: StyleConfig) -> None:
     """Raise ValueError naming the field and the reason for the first invalid value."""
     layers = known_layer_names()
-    for name in ("content_weight", "style_weight", "tv_weight", "lr", "early_stop_tol"):
+    for name in ("content_weight", "style_weight", "tv_weight", "lr", "early_stop_tol", "stroke_size"):
         v = getattr(cfg, name)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or math.isnan(v) or math.isinf(v):
             _bad(name, f"must be a finite number, got {v!r}")
@@ -137,6 +140,9 @@ def validate(cfg: StyleConfig) -> None:
             _bad(name, f"must not be negative, got {v}")
     if cfg.lr == 0:
         _bad("lr", "must be positive")
+    if not 0 < cfg.stroke_size <= 8:
+        _bad("stroke_size", f"must be above 0 and at most 8 (the style image's size relative to the photo's; 1 = "
+                            f"the same size), got {cfg.stroke_size}")
     if cfg.content_weight == 0 and cfg.style_weight == 0:
         _bad("style_weight", "content_weight and style_weight are both 0, which leaves nothing to optimise; "
                              "give at least one of them a positive weight")
@@ -157,6 +163,7 @@ def validate(cfg: StyleConfig) -> None:
         _bad("steps", f"{cfg.steps} is more than {MAX_STEPS:,} steps (weeks of computing; the seed's presets run "
                       "5000); give fewer")
     for name, allowed in (("optimizer", OPTIMIZERS), ("gram_norm", GRAM_NORMS), ("lr_schedule", SCHEDULES), ("init", INITS),
+                          ("preserve_colour", PRESERVE_COLOUR),
                           ("backbone", BACKBONES), ("pooling", ("max", "avg"))):
         if getattr(cfg, name) not in allowed:
             _bad(name, f"must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")

@@ -58,8 +58,8 @@ def style_layer_weights(net, cfg: StyleConfig) -> dict:
 class StyleObjective:
     """Weighted content + style (+ TV) loss for images of the size of `content`/`style`.
 
-    content, style: (1, 3, H, W) in [0, 1] on the net's device (the style is resized to the
-    content's size by the caller). Targets are computed without grad; Gram matrices in fp32.
+    content, style: (1, 3, H, W) and (1, 3, h, w) in [0, 1] on the net's device (the caller
+    resizes the style to the content's size, times the stroke size). Targets are computed without grad; Gram matrices in fp32.
     """
 
     def __init__(self, net, cfg: StyleConfig, content: torch.Tensor, style: torch.Tensor):
@@ -72,8 +72,12 @@ class StyleObjective:
         with torch.no_grad(), self.amp():
             self.content_target = net(nhwc(content), [self.content_layer])[self.content_layer].float()
             style_feats = net(nhwc(style), list(self.style_weights))
-        # outside autocast: the targets' Gram matrices are fp32 like the loss's own
-        self.style_grams = {k: losses.gram_matrix(v, cfg.gram_norm) for k, v in style_feats.items()}
+        # outside autocast: the targets' Gram matrices are fp32 like the loss's own. The seed's
+        # Gram sums over positions: a style image of another size (stroke_size) is brought to the
+        # content's area, so that only the size of its strokes changes, not the loss's scale
+        area = content.shape[-2] * content.shape[-1] / (style.shape[-2] * style.shape[-1])
+        factor = area if cfg.gram_norm == "seed" else 1.0
+        self.style_grams = {k: losses.gram_matrix(v, cfg.gram_norm) * factor for k, v in style_feats.items()}
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """image (1, 3, H, W) in [0, 1] -> (weighted total, {content, style, tv} unweighted

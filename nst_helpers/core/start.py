@@ -23,8 +23,10 @@ def as_image(source, size: int, role: str = "given") -> torch.Tensor:
 
 def initial_image(cfg: StyleConfig, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     """The image the optimisation starts from: the content (seed), the content repainted in the
-    style's colour statistics, the style, or uniform noise drawn from a generator seeded with
-    cfg.seed (no process-wide random state is touched)."""
+    style's colour statistics, the style, mid-gray, or uniform noise drawn from a generator seeded
+    with cfg.seed (no process-wide random state is touched)."""
+    if cfg.init == "gray":
+        return torch.full_like(content, 0.5)
     if cfg.init == "noise":
         gen = torch.Generator().manual_seed(cfg.seed)
         return torch.rand(1, 3, *content.shape[-2:], generator=gen).to(content.device)
@@ -46,3 +48,17 @@ def checked(config) -> StyleConfig:
     except ConfigError as err:
         hint = " (to change steps, use cfg.replace(steps=N): it rescales the pyramid)" if err.field == "scale_steps" else ""
         raise ConfigError(err.field, err.why + hint) from None
+
+
+def style_shape(shape: tuple, stroke_size: float) -> tuple:
+    """The style image's (h, w) at a level of `shape`: the level's, times the stroke size."""
+    return shape if stroke_size == 1 else tuple(max(1, round(n * stroke_size)) for n in shape)
+
+
+def check_stroke(cfg: StyleConfig, levels: list, net) -> None:
+    """A stroke size that makes the style image too small for the backbone at some level: refused."""
+    h, w = style_shape(levels[0].shape, cfg.stroke_size)
+    if min(h, w) < net.min_size:
+        raise ConfigError("stroke_size", f"{cfg.stroke_size:g} makes the style image {w}x{h} px at the "
+                          f"{levels[0].size} px scale, below the {net.min_size} px {net.name} needs; use a "
+                          "larger stroke size or a larger size")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from . import preserve
+
 FORMAT = 3  # the payload's layout; another value is refused, not misread (2: recoveries and best;
             # 3: snapshots in files of their own, the payload lists their steps: runs/checkpoint.py)
 
@@ -73,8 +75,9 @@ class Loop:
             if self.checkpoints is not None:
                 self.checkpoints.save(self)
         if self.callbacks and self.step % self.callback_every == 0:
+            shown = preserve.finish(self.cfg.preserve_colour, x.cpu(), self.result.content)  # as the result will be
             for cb in self.callbacks:
-                cb(self.step, row, x.cpu())
+                cb(self.step, row, shown)
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{row['total']:.4g}", size=row["size"])

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import images, optim, plan, state
+from . import images, optim, plan, preserve, state
 from .recovery import MAX_RECOVERIES, blow_up, recover
 from ..backbones import load_backbone
 from .config import StyleConfig
 from .devices import on_device, pick_device
 from .memory import check_memory
 from .objective import StyleObjective
-from .start import as_image, checked, initial_image
+from .start import as_image, check_stroke, checked, initial_image, style_shape
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -180,6 +180,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     content_full, style_full = ((resume_from["content"], resume_from["style"]) if resume_from
                                 else (as_image(content, cfg.size, "content"), as_image(style, cfg.size, "style")))
     levels = plan.plan(cfg, content_full.shape[-2:], net.min_size, net.name)
+    check_stroke(cfg, levels, net)
     for cb in callbacks:
         if hasattr(cb, "start"):
             cb.start(levels)
@@ -208,15 +209,17 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
 
 
 def _run_levels(loop: state.Loop, net, levels: list, content_full, style_full, resume_from) -> None:
-    """Every pyramid level in turn, from the checkpoint's level when resumed; sets stop_reason."""
+    """Every pyramid level in turn, from the checkpoint's level when resumed; sets stop_reason.
+    The images are those the optimisation sees (preserve.prepare: the originals, or their luminance)."""
     result, dev = loop.result, torch.device(loop.result.device)
     saved, start = state.begin(loop, resume_from, len(levels))
+    content_full, style_full = preserve.prepare(loop.cfg.preserve_colour, content_full, style_full)
     for index, level in enumerate(levels):
         if index < start:
             continue  # finished before the checkpoint
         here = saved if saved and saved["index"] == index else None
         content_s = images.resize_to(content_full, level.shape).to(dev)
-        style_s = images.resize_to(style_full, level.shape).to(dev)
+        style_s = images.resize_to(style_full, style_shape(level.shape, loop.cfg.stroke_size)).to(dev)
         objective = StyleObjective(net, loop.cfg, content_s, style_s)
         if here:
             x = loop.image
@@ -233,9 +236,10 @@ def _run_levels(loop: state.Loop, net, levels: list, content_full, style_full, r
 
 def _finish(loop: state.Loop) -> None:
     """The result's final image and time; the callbacks hear the last step if they have not."""
-    result = loop.result
+    result, mode = loop.result, loop.cfg.preserve_colour
     if loop.image is not None:
-        result.image = loop.image.detach().clamp(0, 1).cpu()
+        result.image = preserve.finish(mode, loop.image.detach().clamp(0, 1).cpu(), result.content)
+        result.snapshots.update({k: preserve.finish(mode, v, result.content) for k, v in result.snapshots.items()})
         result.snapshots.setdefault(loop.step, result.image)
         if loop.callbacks and result.history and loop.step % loop.callback_every != 0:
             for cb in loop.callbacks:

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from ..backbones import load_backbone
-from ..core import images, plan, state, transfer
+from ..core import images, plan, preserve, state, transfer
 from ..core.config import StyleConfig
 from ..core.storage import StorageError, resumable
 from . import folders, lock, payload_check
@@ -85,10 +85,11 @@ class Checkpoints:
         if loop.boundary and loop.checkpointed != loop.step:
             self.save(loop)
         try:
+            shown = lambda image: preserve.finish(loop.cfg.preserve_colour, image, r.content)  # noqa: E731
             if loop.image is not None:
-                images.save_image(loop.image.detach().cpu(), folder / folders.LATEST)
+                images.save_image(shown(loop.image.detach().cpu()), folder / folders.LATEST)
             folders.write_history(folder, r.history)
-            folders.write_snapshots(folder, r.snapshots)
+            folders.write_snapshots(folder, {step: shown(image) for step, image in r.snapshots.items()})
         except StorageError as err:
             raise resumable(err, folder, self._kept(loop)) from err
         r.message = (f"stopped at step {loop.step} of {loop.cfg.steps}; the work so far is in {folder}/ "

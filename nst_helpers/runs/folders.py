@@ -118,9 +118,7 @@ def write_snapshots(folder, snapshots: dict) -> None:
     """snapshots/step_00025.png ... for {step: (1, 3, h, w) image}."""
     (Path(folder) / "snapshots").mkdir(exist_ok=True)  # an interrupted run's may exist: same steps, same images
     for step, image in sorted(snapshots.items()):
-        path = Path(folder) / "snapshots" / f"step_{step:05d}.png"
-        if not path.is_file():  # written atomically: one there is whole, and the same image
-            save_image(image, path)
+        save_image(image, Path(folder) / "snapshots" / f"step_{step:05d}.png")
 
 
 def kept_step(folder) -> int | None:

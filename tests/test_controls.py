@@ -1,0 +1,127 @@
+"""The controls of issue 16 that have landed, each by its defining property: luminance-only
+transfer keeps the photo's chroma, colour matching gives the style the photo's colour mean and
+covariance (or its histograms), stroke size 2 doubles the style image, init "gray" starts at
+mid-gray; each is a config field with a flag, recorded in config.json, and resumes bit for bit."""
+import json
+
+import pytest
+import torch
+
+from nst_helpers import preset, run
+from nst_helpers.cli import main
+from nst_helpers.core import preserve
+from nst_helpers.core.start import initial_image
+from nst_helpers.core.objective import StyleObjective
+from nst_helpers.runs import checkpoint, folders
+from test_bad_input import assert_one_line_error
+from test_faults_storage import TINY, interrupted_folder
+
+
+def lite(**changes):
+    return preset("fast", **{"size": 64, "steps": 6, "backbone": "efficientnet_lite0", **changes})
+
+
+def smooth(h, w, seed):
+    """A (1, 3, h, w) image in [0.2, 0.8]: blurred noise, so that no colour operation clamps it."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.nn.functional.avg_pool2d(torch.rand(1, 3, h + 6, w + 6, generator=g), 7, stride=1)
+    return 0.2 + 0.6 * (x - x.min()) / (x.max() - x.min())
+
+
+def test_yiq_round_trips():
+    x = smooth(16, 24, 1)
+    assert torch.allclose(preserve.to_rgb(preserve.to_yiq(x)), x, atol=1e-6)
+    y = preserve.luminance(x)   # the luminance as grey: three equal channels, 0.299 R + 0.587 G + 0.114 B
+    assert torch.allclose(y[0, 0], 0.299 * x[0, 0] + 0.587 * x[0, 1] + 0.114 * x[0, 2], atol=1e-6)
+    assert torch.equal(y[:, 0], y[:, 1]) and torch.equal(y[:, 1], y[:, 2])
+
+
+def test_luminance_only_transfer_keeps_the_photos_chroma(tiny_pair, effnet):
+    content, style = tiny_pair
+    result = run(content, style, lite(preserve_colour="luminance"), backbone=effnet, progress=False)
+    inside = ((result.image > 0.002) & (result.image < 0.998)).all(1)   # where clamping left the colour alone
+    chroma, photo = preserve.to_yiq(result.image)[0, 1:], preserve.to_yiq(content)[0, 1:]
+    assert inside.float().mean() > 0.5
+    assert (chroma - photo).abs()[:, inside[0]].max() < 1e-4
+    # and the luminance did change: the painting's strokes are in it
+    y_change = (preserve.to_yiq(result.image)[0, 0] - preserve.to_yiq(content)[0, 0]).abs().mean()
+    assert y_change > 0.02
+
+
+def test_colour_matching_gives_the_style_the_photos_mean_and_covariance():
+    content, style = smooth(40, 56, 2), smooth(48, 48, 3) * torch.tensor([1.0, 0.6, 0.3]).view(1, 3, 1, 1)
+    _, matched = preserve.prepare("match", content, style)
+    c, m = content.reshape(3, -1).double(), matched.reshape(3, -1).double()
+    assert torch.allclose(m.mean(1), c.mean(1), atol=1e-4) and torch.allclose(torch.cov(m), torch.cov(c), atol=1e-4)
+
+
+def test_histogram_matching_gives_the_style_the_photos_values():
+    content, style = smooth(32, 32, 4), smooth(32, 32, 5) ** 3
+    _, matched = preserve.prepare("histogram", content, style)
+    for ch in range(3):   # the same pixel count: exactly the photo's values, in the style's order
+        assert torch.equal(matched[0, ch].flatten().sort().values, content[0, ch].flatten().sort().values)
+        assert torch.equal(matched[0, ch].flatten().argsort(), style[0, ch].flatten().argsort())
+
+
+class Recorder(torch.nn.Module):
+    """The backbone, recording the shape of every image it is given."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.inner, self.shapes = net, []
+        for name in ("name", "layer_names", "layer_map", "style_scale", "style_scales", "min_size", "tv_scale"):
+            if hasattr(net, name):
+                setattr(self, name, getattr(net, name))
+
+    def forward(self, image, layers):
+        self.shapes.append(tuple(image.shape[-2:]))
+        return self.inner(image, layers)
+
+
+@pytest.mark.parametrize("stroke, side", [(1.0, 64), (2.0, 128), (0.75, 48)])
+def test_stroke_size_scales_the_style_image(stroke, side, tiny_pair, effnet):
+    net = Recorder(effnet)
+    run(*tiny_pair, lite(steps=1, stroke_size=stroke), backbone=net, progress=False)
+    assert net.shapes[0] == (64, 64) and net.shapes[1] == (side, side)   # the content's targets, then the style's
+
+
+def test_a_bigger_style_image_keeps_the_seed_losss_scale(tiny_pair, effnet):
+    """The seed's Gram sums over positions: the style tiled 2 x 2 (the same statistics, four times
+    the area) gives about the same targets once brought to the content's area, not four times them."""
+    content, style = tiny_pair
+    cfg = lite(gram_norm="seed")
+    one = StyleObjective(effnet, cfg, content, style)
+    tiled = StyleObjective(effnet, cfg, content, style.repeat(1, 1, 2, 2))
+    for layer in one.style_grams:
+        ratio = tiled.style_grams[layer].norm() / one.style_grams[layer].norm()
+        assert 0.8 < ratio < 1.25, (layer, ratio.item())
+
+
+def test_gray_init_starts_at_mid_gray(tiny_pair):
+    start = initial_image(lite(init="gray"), *tiny_pair)
+    assert start.shape == tiny_pair[0].shape and torch.equal(start, torch.full_like(start, 0.5))
+
+
+def test_the_controls_are_flags_recorded_in_config_json(tmp_path, capsys):
+    code = main([*TINY, "--steps", "2", "--preserve-colour", "match", "--stroke-size", "1.5", "--init", "gray",
+                 "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    cfg = json.loads(next(tmp_path.glob("fast/*/config.json")).read_text(encoding="utf-8"))["config"]
+    assert (cfg["preserve_colour"], cfg["stroke_size"], cfg["init"]) == ("match", 1.5, "gray")
+
+
+def test_a_stroke_too_small_for_the_backbone_is_one_line(tmp_path, capsys):
+    code = main([*TINY, "--stroke-size", "0.3", "--out", str(tmp_path)])
+    assert_one_line_error(code, capsys.readouterr().err, "--stroke-size: 0.3 makes the style image 19x19 px",
+                          "below the 32 px efficientnet_lite0 needs", "use a larger stroke size")
+    assert not list(tmp_path.glob("fast/*"))   # refused before its first checkpoint: no folder left
+
+
+def test_luminance_transfer_interrupted_and_resumed_is_bit_for_bit(tmp_path, tiny_pair, effnet):
+    whole = run(*tiny_pair, preset("fast", size=64, steps=8, snapshot_every=2, backbone="efficientnet_lite0",
+                                   preserve_colour="luminance", stroke_size=1.5), backbone=effnet, progress=False)
+    folder, _ = interrupted_folder(tmp_path, tiny_pair, effnet, preserve_colour="luminance", stroke_size=1.5)
+    resumed = checkpoint.resume(folder, backbone=effnet, progress=False)
+    assert torch.equal(resumed.image, whole.image) and folders.is_complete(folder)
+    assert sorted(resumed.snapshots) == sorted(whole.snapshots)
+    assert all(torch.equal(resumed.snapshots[k], whole.snapshots[k]) for k in whole.snapshots)
