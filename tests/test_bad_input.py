@@ -217,8 +217,10 @@ CLI_ARGS = [  # id, extra arguments, problem words, fix words
     ("negative weight", ["--content-weight", "-2"], ["--content-weight", "-2 is not"], [">= 0"]),
     ("zero weights", ["--content-weight", "0", "--style-weight", "0"], ["leave nothing to optimise"], ["positive weight"]),
     ("missing --style", None, ["required: --style"], ["--help"]),
-    # every command-line preset starts from the photo: a seed changes nothing, so there is no --seed
-    ("a seed", ["--seed", "5"], ["unrecognized arguments: --seed 5"], ["--help"]),
+    # every command-line preset starts from the photo: a seed changes nothing there, and says so
+    ("a seed without noise", ["--seed", "5"], ["--seed changes only the noise an --init noise run starts from",
+                                               "starts from content_in_style_colours"], ["leave --seed out"]),
+    ("string seed", ["--seed", "x"], ["--seed", "invalid int value: 'x'"], ["--help"]),
     ("steps 1e20", ["--steps", str(10 ** 20)], ["--steps", "more than 1,000,000 steps"], ["give fewer"]),
     ("stroke size 0", ["--stroke-size", "0"], ["--stroke-size", "0 is not a size above 0"], ["like 0.5"]),
     ("stroke size text", ["--stroke-size", "big"], ["--stroke-size", "'big' is not a number"], ["like 0.5 or 2"]),

@@ -20,7 +20,7 @@ def option_help(text: str) -> dict:
 def test_help_shows_each_default_once_and_only_where_it_says_something():
     helps = option_help(build_parser().format_help())
     assert {"--content", "--style", "--steps", "--snapshot-every", "--no-progress"} <= helps.keys()
-    assert "--seed" not in helps  # every command-line preset starts from the photo: a seed would change nothing
+    assert "--init noise" in helps["--seed"]  # the only start a seed changes
     for flag, text in helps.items():
         assert text.count("(default") <= 1, text
         assert "(default: None)" not in text and "(default: False)" not in text, text

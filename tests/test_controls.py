@@ -97,6 +97,16 @@ def test_a_bigger_style_image_keeps_the_seed_losss_scale(tiny_pair, effnet):
         assert 0.8 < ratio < 1.25, (layer, ratio.item())
 
 
+def test_seed_changes_a_noise_start_from_the_command_line(tmp_path, capsys):
+    finals = []
+    for seed in (0, 0, 5):
+        out = tmp_path / str(len(finals))
+        assert main([*TINY, "--steps", "2", "--init", "noise", "--seed", str(seed), "--out", str(out)]) == 0
+        finals.append(torch.load(next(out.glob("fast/*/final.pt"))))
+    assert torch.equal(finals[0], finals[1]) and not torch.equal(finals[0], finals[2])
+    capsys.readouterr()
+
+
 def test_gray_init_starts_at_mid_gray(tiny_pair):
     start = initial_image(lite(init="gray"), *tiny_pair)
     assert start.shape == tiny_pair[0].shape and torch.equal(start, torch.full_like(start, 0.5))

