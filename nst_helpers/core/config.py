@@ -18,6 +18,7 @@ OPTIMIZERS = ("adam", "lbfgs")
 SCHEDULES = ("constant", "cosine", "step", "plateau")
 INITS = ("content", "noise", "gray", "style", "content_in_style_colours")
 PRESERVE_COLOUR = ("off", "luminance", "match", "histogram")   # preserve.MODES (config imports no torch)
+ADAPTIVE_WEIGHTS = ("off", "initial")   # objective.StyleObjective.adapt_weights
 GRAM_NORMS = ("seed", "size_independent")   # losses.GRAM_NORMS (config imports no torch)
 MAX_STEPS = 1_000_000   # a budget past this is a typo, not a plan (and the history would fill memory)
 
@@ -62,6 +63,8 @@ class StyleConfig:
     init: str = "content"            # the target starts as the content image (seed), noise, gray or style
     preserve_colour: str = "off"     # keep the photo's colours: luminance | match | histogram (preserve.py)
     stroke_size: float = 1.0         # the style image's size relative to the content's: 2 = strokes twice as big
+    adaptive_weights: str = "off"    # "initial": each layer's weight per its term at the photo (objective.py)
+    style_blend: list | None = None  # several style images: one weight each (None: equal); their Gram targets blend
     mixed_precision: bool = False    # bf16/fp16 autocast for the backbone only
     early_stop_window: int = 0       # 0 = off; else stop when the loss has not improved ...
     early_stop_tol: float = 1e-3     # ... by this relative amount over that many steps
@@ -163,10 +166,17 @@ def validate(cfg: StyleConfig) -> None:
         _bad("steps", f"{cfg.steps} is more than {MAX_STEPS:,} steps (weeks of computing; the seed's presets run "
                       "5000); give fewer")
     for name, allowed in (("optimizer", OPTIMIZERS), ("gram_norm", GRAM_NORMS), ("lr_schedule", SCHEDULES), ("init", INITS),
-                          ("preserve_colour", PRESERVE_COLOUR),
+                          ("preserve_colour", PRESERVE_COLOUR), ("adaptive_weights", ADAPTIVE_WEIGHTS),
                           ("backbone", BACKBONES), ("pooling", ("max", "avg"))):
         if getattr(cfg, name) not in allowed:
             _bad(name, f"must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")
+    if cfg.style_blend is not None:
+        blend = cfg.style_blend
+        if not isinstance(blend, list) or not blend or any(
+                isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in blend):
+            _bad("style_blend", f"must be a list of finite weights >= 0, one per style image, got {blend!r}")
+        if sum(blend) <= 0:
+            _bad("style_blend", f"weights {blend} add up to 0, which leaves no style; give at least one a positive weight")
     if cfg.scale_steps is not None:
         if len(cfg.scale_steps) != cfg.scales or any(not isinstance(s, int) or s < 1 for s in cfg.scale_steps):
             _bad("scale_steps", f"needs {cfg.scales} positive integers (one per scale), got {cfg.scale_steps!r}")

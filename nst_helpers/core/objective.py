@@ -59,10 +59,11 @@ class StyleObjective:
     """Weighted content + style (+ TV) loss for images of the size of `content`/`style`.
 
     content, style: (1, 3, H, W) and (1, 3, h, w) in [0, 1] on the net's device (the caller
-    resizes the style to the content's size, times the stroke size). Targets are computed without grad; Gram matrices in fp32.
+    resizes the style to the content's size, times the stroke size). Targets are computed without
+    grad; Gram matrices in fp32. cfg.adaptive_weights "initial": see adapt_weights.
     """
 
-    def __init__(self, net, cfg: StyleConfig, content: torch.Tensor, style: torch.Tensor):
+    def __init__(self, net, cfg: StyleConfig, content: torch.Tensor, style):
         self.net, self.cfg = net, cfg
         self.amp = lambda: autocast_for(content.device, cfg.mixed_precision)
         self.content_layer = resolve_layers(net, [cfg.content_layer])[0]
@@ -71,13 +72,43 @@ class StyleObjective:
         self.style_scale, self.tv_scale = style_scale(net, cfg.gram_norm), tv_scale(net)
         with torch.no_grad(), self.amp():
             self.content_target = net(nhwc(content), [self.content_layer])[self.content_layer].float()
-            style_feats = net(nhwc(style), list(self.style_weights))
-        # outside autocast: the targets' Gram matrices are fp32 like the loss's own. The seed's
-        # Gram sums over positions: a style image of another size (stroke_size) is brought to the
-        # content's area, so that only the size of its strokes changes, not the loss's scale
-        area = content.shape[-2] * content.shape[-1] / (style.shape[-2] * style.shape[-1])
-        factor = area if cfg.gram_norm == "seed" else 1.0
-        self.style_grams = {k: losses.gram_matrix(v, cfg.gram_norm) * factor for k, v in style_feats.items()}
+        styles = style if isinstance(style, (list, tuple)) else [style]
+        blend = cfg.style_blend or [1.0] * len(styles)
+        grams = [(w, self.target_grams(content, s)) for w, s in zip(blend, styles) if w > 0]
+        # several styles: their Gram matrices blend (the statistics, not the images)
+        self.style_grams = {k: sum(w * g[k] for w, g in grams) / sum(w for w, _ in grams) for k in grams[0][1]}
+        if cfg.adaptive_weights == "initial":
+            self.style_weights = self.adapt_weights(content)
+
+    def target_grams(self, content: torch.Tensor, style: torch.Tensor) -> dict:
+        """{layer: the style image's Gram matrix}, fp32 (outside autocast, like the loss's own). The
+        seed's Gram sums over positions: a style image of another size (stroke_size) is brought to
+        the content's area, so that only the size of its strokes changes, not the loss's scale."""
+        with torch.no_grad():
+            with self.amp():
+                feats = self.net(nhwc(style), list(self.style_weights))
+            area = content.shape[-2] * content.shape[-1] / (style.shape[-2] * style.shape[-1])
+            factor = area if self.cfg.gram_norm == "seed" else 1.0
+            return {k: losses.gram_matrix(v, self.cfg.gram_norm) * factor for k, v in feats.items()}
+
+    def layer_terms(self, image: torch.Tensor) -> dict:
+        """{backbone layer: its unweighted style term for image (1, 3, H, W)}, without grad."""
+        with torch.no_grad(), self.amp():
+            feats = self.net(nhwc(image), list(self.style_weights))
+        return {k: losses.layer_style_loss(feats[k], self.style_grams[k], self.cfg.gram_norm).item()
+                for k in self.style_weights}
+
+    def adapt_weights(self, content: torch.Tensor) -> dict:
+        """Adaptive style weights (the seed's future work): each layer's weight divided by its term
+        for the photo, so that at the photo every layer's share of the style term is its weight's
+        share, whatever the layer's own scale (which differs by orders of magnitude across layers,
+        sizes, pairs and backbones), and rescaled so that the style term there is what it was. A pure
+        function of the photo and the painting: a resumed run computes the same weights."""
+        terms = self.layer_terms(content)
+        before = sum(w * terms[k] for k, w in self.style_weights.items())
+        share = {k: w / max(terms[k], 1e-30) for k, w in self.style_weights.items()}
+        after = sum(share[k] * terms[k] for k in share) or 1.0
+        return {k: v * before / after for k, v in share.items()}
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """image (1, 3, H, W) in [0, 1] -> (weighted total, {content, style, tv} unweighted

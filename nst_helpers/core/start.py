@@ -62,3 +62,18 @@ def check_stroke(cfg: StyleConfig, levels: list, net) -> None:
         raise ConfigError("stroke_size", f"{cfg.stroke_size:g} makes the style image {w}x{h} px at the "
                           f"{levels[0].size} px scale, below the {net.min_size} px {net.name} needs; use a "
                           "larger stroke size or a larger size")
+
+
+def style_images(style, size: int) -> list:
+    """One style source, or a list or tuple of them -> a list of (1, 3, h, w) images (longest side `size`)."""
+    sources = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not sources:
+        raise ConfigError("style", "no style image given; pass one, or a list of them with cfg.style_blend")
+    return [as_image(s, size, "style" if len(sources) == 1 else f"style {i + 1}") for i, s in enumerate(sources)]
+
+
+def check_blend(cfg: StyleConfig, count: int) -> None:
+    """cfg.style_blend must give one weight per style image."""
+    if cfg.style_blend is not None and len(cfg.style_blend) != count:
+        raise ConfigError("style_blend", f"gives {len(cfg.style_blend)} weight(s) for {count} style image(s); "
+                          "give one weight per style image")

@@ -24,7 +24,7 @@ from .config import StyleConfig
 from .devices import on_device, pick_device
 from .memory import check_memory
 from .objective import StyleObjective
-from .start import as_image, check_stroke, checked, initial_image, style_shape
+from .start import as_image, check_blend, check_stroke, checked, initial_image, style_images, style_shape
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -47,7 +47,8 @@ class TransferResult:
     # (a blow-up is first recovered from: its history row says "recovered"; see _recover)
     seconds: float = 0.0
     content: torch.Tensor | None = field(default=None, repr=False)
-    style: torch.Tensor | None = field(default=None, repr=False)
+    style: torch.Tensor | None = field(default=None, repr=False)   # the first style image (for figures)
+    styles: list | None = field(default=None, repr=False)          # every style image, blended by cfg.style_blend
     message: str = ""                # why a run ended early, in words (diverged: what and where)
     weights: dict | None = None      # the backbone's weights: source, file, hash (net.weights)
     folder: str | None = None        # where its checkpoints went (checkpoints.folder), None without
@@ -177,14 +178,16 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     net = on_device(backbone, dev) if backbone is not None else load_backbone(cfg.backbone, pooling=cfg.pooling).to(dev)
     check_memory(cfg, dev, net.name, content if not resume_from else resume_from["content"], flag="size=")
     # resumed: the images as the run sized them, the same numbers whatever happened to the files since
-    content_full, style_full = ((resume_from["content"], resume_from["style"]) if resume_from
-                                else (as_image(content, cfg.size, "content"), as_image(style, cfg.size, "style")))
+    content_full, styles = ((resume_from["content"], resume_from.get("styles") or [resume_from["style"]]) if resume_from
+                            else (as_image(content, cfg.size, "content"), style_images(style, cfg.size)))
+    check_blend(cfg, len(styles))
     levels = plan.plan(cfg, content_full.shape[-2:], net.min_size, net.name)
     check_stroke(cfg, levels, net)
     for cb in callbacks:
         if hasattr(cb, "start"):
             cb.start(levels)
-    result = TransferResult(content_full, [], {}, cfg, net.name, str(dev), content=content_full, style=style_full,
+    result = TransferResult(content_full, [], {}, cfg, net.name, str(dev), content=content_full, style=styles[0],
+                            styles=styles,
                             weights=getattr(net, "weights", None),
                             folder=None if checkpoints is None else str(checkpoints.folder))
     bar = None
@@ -193,7 +196,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
         bar = progress_bar(total=cfg.steps, desc=f"{cfg.name} on {net.name}", unit="step")
     loop = state.Loop(result, cfg, tuple(callbacks), callback_every, stop_event, bar, time.perf_counter(), checkpoints)
     try:
-        _run_levels(loop, net, levels, content_full, style_full, resume_from)
+        _run_levels(loop, net, levels, content_full, styles, resume_from)
     except KeyboardInterrupt:
         result.stop_reason = "interrupted"
     except BaseException as err:
@@ -208,23 +211,25 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     return result
 
 
-def _run_levels(loop: state.Loop, net, levels: list, content_full, style_full, resume_from) -> None:
+def _run_levels(loop: state.Loop, net, levels: list, content_full, styles: list, resume_from) -> None:
     """Every pyramid level in turn, from the checkpoint's level when resumed; sets stop_reason.
     The images are those the optimisation sees (preserve.prepare: the originals, or their luminance)."""
     result, dev = loop.result, torch.device(loop.result.device)
     saved, start = state.begin(loop, resume_from, len(levels))
-    content_full, style_full = preserve.prepare(loop.cfg.preserve_colour, content_full, style_full)
+    mode = loop.cfg.preserve_colour
+    styles = [preserve.prepare(mode, content_full, s)[1] for s in styles]
+    content_full = preserve.prepare(mode, content_full, styles[0])[0]
     for index, level in enumerate(levels):
         if index < start:
             continue  # finished before the checkpoint
         here = saved if saved and saved["index"] == index else None
         content_s = images.resize_to(content_full, level.shape).to(dev)
-        style_s = images.resize_to(style_full, style_shape(level.shape, loop.cfg.stroke_size)).to(dev)
-        objective = StyleObjective(net, loop.cfg, content_s, style_s)
+        styles_s = [images.resize_to(s, style_shape(level.shape, loop.cfg.stroke_size)).to(dev) for s in styles]
+        objective = StyleObjective(net, loop.cfg, content_s, styles_s)
         if here:
             x = loop.image
         elif loop.image is None:
-            x = initial_image(loop.cfg, content_s, style_s)
+            x = initial_image(loop.cfg, content_s, styles_s[0])
         else:
             x = images.resize_to(loop.image, level.shape)
         reason = _optimise_scale(loop, objective, x, level.steps, level.size, index, here)

@@ -36,7 +36,7 @@ import torch
 
 from ..core.config import StyleConfig
 from ..core.files import atomic_file
-from ..core.images import load_image, save_image
+from ..core.images import load_image, resize_to, save_image
 from ..core.storage import StorageError, resumable
 from . import lock
 
@@ -156,6 +156,15 @@ def save_run(result, root="outputs", name: str | None = None, extra: dict | None
     return folder
 
 
+def style_picture(result):
+    """The style image, or several side by side at the first one's height (what was blended)."""
+    styles = getattr(result, "styles", None) or [result.style]
+    if len(styles) == 1:
+        return styles[0]
+    h = styles[0].shape[-2]
+    return torch.cat([resize_to(s, (h, max(1, round(s.shape[-1] * h / s.shape[-2])))) for s in styles], dim=-1)
+
+
 def _check_own_folder(result, folder: Path) -> None:
     """Refuse a folder save_run must not complete: not a folder, complete, or another run's."""
     if not folder.is_dir() or is_complete(folder):
@@ -182,9 +191,10 @@ def _write_run(result, folder: Path, new: bool, extra: dict | None) -> None:
     if not new:  # the float result, as exact as the checkpoint was (final.png rounds to 8 bits)
         save_tensors(folder / "final.pt", result.image)
     save_image(result.content, folder / "content.png")
-    save_image(result.style, folder / "style.png")
+    save_image(style_picture(result), folder / "style.png")
     title = f"{cfg.name} on {result.backbone}, {len(result.history)} steps ({result.stop_reason})"
-    save_figure(comparison_figure(result.content, result.style, result.image, title=title), folder / "comparison.png")
+    save_figure(comparison_figure(result.content, style_picture(result), result.image, title=title),
+                folder / "comparison.png")
     save_figure(loss_figure(result.history, cfg), folder / "loss.png")
     if result.snapshots:
         with atomic_file(folder / "progress.gif") as tmp:

@@ -82,6 +82,11 @@ def problem(saved: dict) -> str | None:
     for name in ("content", "style", "image"):
         if (saved[name] is not None or name != "image") and (why := image_problem(name, saved[name])):
             return why
+    styles = saved.get("styles", [saved["style"]])
+    if not isinstance(styles, list) or not styles or any(image_problem("style", s) for s in styles):
+        return "its style images are not a list of (1, 3, H, W) float images"
+    if cfg.style_blend is not None and len(cfg.style_blend) != len(styles):
+        return f"its config blends {len(cfg.style_blend)} styles, but it holds {len(styles)}"
     step = saved["step"]
     if not _count(step) or step > cfg.steps:
         return f"its step {step!r} is not a whole number from 0 to the run's {cfg.steps} steps"
