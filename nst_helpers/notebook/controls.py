@@ -1,0 +1,81 @@
+"""What notebook 06 (the controls) runs and shows: one run per setting of a control, side by side,
+the table of the controls, a made second "painting" to blend with, and each style layer's share
+of the style term (what adaptive weights change)."""
+import math
+
+import torch
+
+from ..backbones.layers import resolve_layers
+from ..core import config as cfgmod
+from ..core.images import resize_to
+from ..core.objective import StyleObjective
+from ..core.progress import progress_bar
+from ..core.transfer import run
+
+CONTROLS = {   # field: (what it does, its values)
+    "preserve_colour": ("keep the photo's colours", cfgmod.PRESERVE_COLOUR),
+    "stroke_size": ("the style image's size relative to the photo's", "above 0, at most 8"),
+    "style_blend": ("weights of several style images (their Gram targets blend)", "one weight >= 0 each"),
+    "init": ("what the image starts as", cfgmod.INITS),
+    "adaptive_weights": ("each layer's weight as its share of the style term at the photo", cfgmod.ADAPTIVE_WEIGHTS),
+}
+
+
+def controls_table() -> str:
+    """The controls as a plain-text table: field, default, values, what it does."""
+    d = cfgmod.StyleConfig()
+    rows = [(f, repr(getattr(d, f)), v if isinstance(v, str) else " | ".join(v), what)
+            for f, (what, v) in CONTROLS.items()]
+    widths = [max(len(r[i]) for r in rows + [("field", "default", "values", "")]) for i in range(3)]
+    head = f"{'field':{widths[0]}}  {'default':{widths[1]}}  {'values':{widths[2]}}  what it does"
+    return "\n".join([head] + [f"{a:{widths[0]}}  {b:{widths[1]}}  {c:{widths[2]}}  {w}" for a, b, c, w in rows])
+
+
+def stripes(size: int = 256, period: int = 16) -> torch.Tensor:
+    """A made "painting": bold red and cream diagonal stripes, (1, 3, size, size). Its Gram
+    matrices are a texture's that no photo has, so a blend with it is easy to see."""
+    y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    wave = (torch.sin((x + y).float() * 2 * math.pi / period) > 0).float()
+    red, cream = torch.tensor([0.75, 0.1, 0.1]), torch.tensor([0.95, 0.9, 0.75])
+    return (wave[None] * red.view(3, 1, 1) + (1 - wave[None]) * cream.view(3, 1, 1)).unsqueeze(0)
+
+
+def variants(s, net, changes: dict, content=None, style=None) -> dict:
+    """{label: TransferResult} for each {label: {config field: value}} under settings `s` (its
+    fast or seed recipe; the images are s.content and s.style unless given; a change may carry
+    "style": several images to blend). One progress bar over the runs."""
+    base = s.config()
+    bar = progress_bar(total=len(changes), desc="runs", unit="run")
+    out = {}
+    for label, change in changes.items():
+        change = dict(change)
+        images = change.pop("style", style if style is not None else s.style)
+        bar.set_postfix(now=label)
+        out[label] = run(content if content is not None else s.content, images, base.replace(**change),
+                         backbone=net, progress=False)
+        bar.update(1)
+    bar.set_postfix()
+    bar.close()
+    return out
+
+
+def images_of(results: dict, first: dict | None = None) -> dict:
+    """{label: image} for notebook.image_grid: `first` (e.g. the photo and the painting), then the results."""
+    return {**(first or {}), **{label: r.image for label, r in results.items()}}
+
+
+def layer_shares(net, cfg, content, style) -> str:
+    """A markdown table: each style layer's share of the style term at the photo, with and without
+    adaptive weights (the layers' own scales differ by orders of magnitude; the weights do not)."""
+    rows = {}
+    for mode in ("off", "initial"):
+        objective = StyleObjective(net, cfg.replace(adaptive_weights=mode), content, resize_to(style, content.shape[-2:]))
+        terms = objective.layer_terms(content)
+        weighted = {k: objective.style_weights[k] * v for k, v in terms.items()}
+        rows[mode] = {k: v / (sum(weighted.values()) or 1.0) for k, v in weighted.items()}
+    names = {resolve_layers(net, [name])[0]: name for name in cfg.style_layers}   # the backbone's -> VGG19's
+    head = "| adaptive_weights | " + " | ".join(f"{names[k]} (weight {cfg.style_layers[names[k]]:g})"
+                                                  for k in rows["off"]) + " |"
+    sep = "|---" * (len(rows["off"]) + 1) + "|"
+    body = [f"| {mode} | " + " | ".join(f"{v:.2f}" for v in r.values()) + " |" for mode, r in rows.items()]
+    return "\n".join([head, sep, *body])
