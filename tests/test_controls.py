@@ -206,3 +206,25 @@ def test_blend_weights_must_match_the_styles(tiny_pair, second_style, effnet, tm
     code = main([*TINY, "--style-blend", "1", "2", "--out", str(tmp_path)])
     assert_one_line_error(code, capsys.readouterr().err, "--style-blend gives 2 weight(s) for 1 style image(s)",
                           "one weight per --style image")
+
+
+# ------------------------------------------------------------------------------ notebook 06's helpers
+
+def test_the_notebooks_layer_shares_with_adaptive_weights_are_the_weights_shares(tiny_pair, effnet):
+    from nst_helpers.notebook import controls
+    weights = {"conv1_1": 1.0, "conv2_1": 0.8, "conv3_1": 0.5, "conv4_1": 0.3, "conv5_1": 0.1}
+    table = controls.layer_shares(effnet, lite(style_layers=weights), *tiny_pair).splitlines()
+    rows = {line.split("|")[1].strip(): [float(v) for v in line.strip("| ").split("|")[1:]] for line in table[2:]}
+    expected = [round(w / sum(weights.values()), 2) for w in weights.values()]
+    assert rows["initial"] == pytest.approx(expected, abs=0.011) and rows["off"] != rows["initial"]
+    assert sum(rows["off"]) == pytest.approx(1.0, abs=0.03)
+
+
+def test_the_made_painting_and_the_controls_table():
+    from nst_helpers.notebook import controls
+    stripes = controls.stripes(64, period=16)
+    assert stripes.shape == (1, 3, 64, 64) and 0.3 < (stripes[0, 1] < 0.5).float().mean() < 0.7   # half red
+    table = controls.controls_table()
+    for field in ("preserve_colour", "stroke_size", "style_blend", "init", "adaptive_weights"):
+        assert field in table
+    assert "luminance | match | histogram" in table
