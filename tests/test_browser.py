@@ -337,7 +337,7 @@ def test_explorer_in_jupyterlab(sync_playwright, lab, tmp_path):
 
             # Wide sliders, in a wide notebook and in a narrow panel (the columns wrap).
             wide = track_widths(page)
-            assert len(wide) == 10 and min(wide) >= 250, wide
+            assert len(wide) == 11 and min(wide) >= 250, wide   # with the stroke size
             page.set_viewport_size({"width": 880, "height": 2000})  # beside the file browser: a ~580 px notebook
             page.wait_for_function("() => document.querySelector('.nst-panel').clientWidth < 500", timeout=10_000)
             narrow = track_widths(page)

@@ -86,7 +86,7 @@ def test_sliders_cover_the_ranges_and_only_edit_the_config(make_panel):
     assert all((s.min, s.max) == (0, 2) for s in panel.layer_sliders.values())
     assert list(panel.layer_sliders) == list(SEED_STYLE_LAYERS)
     sliders = [w for w in panel.controls().values() if hasattr(w, "continuous_update")]
-    assert len(sliders) == 10 and not any(w.continuous_update for w in sliders)
+    assert len(sliders) == 11 and not any(w.continuous_update for w in sliders)   # with the stroke size
     panel.content_weight.value = 5.0
     assert panel.thread is None and panel.result is None  # nothing ran
     assert panel.config().content_weight == 5.0
@@ -310,7 +310,7 @@ def test_the_run_thread_leaves_the_global_rng_alone(make_panel):
 def test_every_slider_has_a_typed_entry_linked_both_ways(make_panel):
     panel = make_panel()
     sliders = {n: w for n, w in panel.controls().items() if hasattr(w, "readout")}
-    assert panel.entries.keys() == sliders.keys() and len(sliders) == 10
+    assert panel.entries.keys() == sliders.keys() and len(sliders) == 11   # with the stroke size
     for name, s in sliders.items():
         e = panel.entries[name]
         log = type(s).__name__ == "FloatLogSlider"
@@ -497,3 +497,16 @@ def test_on_auto_the_fast_preset_fills_vgg19s_recipe(make_panel):
     assert panel.config().mixed_precision and panel.config().scale_steps == [40, 25, 15]
     lite = make_panel(preset_name="fast")
     assert (lite.steps.value, lite.style_weight.value) == (150, pytest.approx(1e7))
+
+
+def test_the_controls_of_notebook_06_are_in_the_panel(make_panel):
+    panel = make_panel()
+    panel.apply_preset("baseline")
+    assert (panel.preserve_colour.value, panel.init.value, panel.adaptive_weights.value) == ("off", "content", "off")
+    panel.preserve_colour.value, panel.init.value, panel.adaptive_weights.value = "luminance", "gray", "initial"
+    panel.stroke_size.value = 2.0
+    cfg = panel.config()
+    assert (cfg.preserve_colour, cfg.init, cfg.adaptive_weights, cfg.stroke_size) == ("luminance", "gray", "initial", 2.0)
+    panel.apply_preset("fast")   # a preset fills them again
+    assert (panel.config().init, panel.config().stroke_size) == ("content_in_style_colours", 1.0)
+

@@ -15,12 +15,14 @@ from PIL import Image
 
 from ...backbones import BACKBONES
 from ...core import plan
-from ...core.config import OPTIMIZERS, SEED_STYLE_LAYERS, preset
+from ...core.config import ADAPTIVE_WEIGHTS, INITS, OPTIMIZERS, PRESERVE_COLOUR, SEED_STYLE_LAYERS, preset
 from .controls import CHOOSER, PICKER, slider
 
 # the sliders' labels (a style layer's is its name) and the unit of a number that has one
 LABELS = {"content_weight": "content weight", "style_weight": "style weight", "lr": "learning rate",
-          "steps": "steps", "size": "size"}
+          "steps": "steps", "size": "size", "stroke_size": "stroke size"}
+CHOICES = {"preserve_colour": ("colour", PRESERVE_COLOUR), "init": ("start", INITS),
+           "adaptive_weights": ("adaptive", ADAPTIVE_WEIGHTS)}   # the controls' dropdowns: label, options
 UNITS = {"size": "px"}
 
 
@@ -42,6 +44,8 @@ def make_controls(files: list, backbone: str = "auto") -> dict:
         size=slider(W.IntSlider, min=32, max=1024, step=32, description=description("size")),
         backbone=W.Dropdown(options=BACKBONES, value=backbone, description="backbone", **PICKER),
         optimizer=W.Dropdown(options=OPTIMIZERS, description="optimiser", **PICKER),
+        stroke_size=slider(W.FloatSlider, min=0.25, max=4, step=0.05, description=description("stroke_size")),
+        **{n: W.Dropdown(options=opts, description=label, **PICKER) for n, (label, opts) in CHOICES.items()},
         content=W.Dropdown(options=files, value=pick("content.jpg"), description="content", **CHOOSER),
         style=W.Dropdown(options=files, value=pick("style.jpg"), description="style", **CHOOSER),
     )
@@ -56,6 +60,9 @@ def fill(controls: dict, cfg) -> None:
         controls[n].value = cfg.style_layers.get(n, 0.0)
     controls["lr"].value, controls["optimizer"].value = cfg.lr, cfg.optimizer
     controls["steps"].value, controls["size"].value = cfg.steps, cfg.size
+    controls["stroke_size"].value = cfg.stroke_size
+    for n in CHOICES:
+        controls[n].value = getattr(cfg, n)
 
 
 def weights(controls: dict) -> dict:
@@ -70,7 +77,8 @@ def read(controls: dict, preset_name: str):
     a few snapshots: preset() applies plan.snapshot_every, the one snapshot rule."""
     c = controls
     return preset(preset_name, **weights(c), lr=c["lr"].value, steps=c["steps"].value, size=c["size"].value,
-                  backbone=c["backbone"].value, optimizer=c["optimizer"].value)
+                  backbone=c["backbone"].value, optimizer=c["optimizer"].value, stroke_size=c["stroke_size"].value,
+                  **{n: c[n].value for n in CHOICES})
 
 
 def content_hw(source, size: int) -> tuple[int, int]:

@@ -79,7 +79,7 @@ class ExplorerPanel:
     def _build(self, controls: dict, start: str) -> None:
         """The widgets as attributes, their CSS handles (for the browser test), observers, layout."""
         for name in ("content_weight", "style_weight", "lr", "steps", "size", "backbone", "optimizer",
-                     "content", "style"):
+                     "content", "style", "stroke_size", *form.CHOICES):
             setattr(self, name, controls[name])
         self.layer_sliders = {n: controls[n] for n in SEED_STYLE_LAYERS}
         self.preset = W.Dropdown(options=PRESETS, value=start, description="preset", **PICKER)
@@ -111,7 +111,8 @@ class ExplorerPanel:
         self.save_button.on_click(lambda _: self.save())
         choosers = [W.HBox([w, self.uploads[w]], layout=ROW) for w in (self.content, self.style)]
         left = [self.preset, rows["content_weight"], rows["style_weight"], *(rows[n] for n in SEED_STYLE_LAYERS)]
-        right = [rows["lr"], rows["steps"], rows["size"], self.optimizer, self.backbone, *choosers]
+        right = [rows["lr"], rows["steps"], rows["size"], self.optimizer, self.backbone, *choosers,
+                 rows["stroke_size"], *(controls[n] for n in form.CHOICES)]   # the controls of notebook 06
         buttons = W.HBox([self.run_button, self.stop_button, self.save_button], layout={"flex_flow": "row wrap"})
         self.widget = W.VBox([columns(left, right), buttons, self.status, self.image, self.info])
         self.widget.add_class("nst-panel")
@@ -123,7 +124,8 @@ class ExplorerPanel:
         """The widgets that make up the configuration, by name."""
         named = dict(content_weight=self.content_weight, style_weight=self.style_weight, lr=self.lr,
                      steps=self.steps, size=self.size, backbone=self.backbone, optimizer=self.optimizer,
-                     content=self.content, style=self.style)
+                     content=self.content, style=self.style, stroke_size=self.stroke_size,
+                     **{n: getattr(self, n) for n in form.CHOICES})
         return {**named, **self.layer_sliders}
 
     # the run's state, kept by the Background
