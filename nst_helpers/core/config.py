@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..backbones.layers import BACKBONES, known_layer_names  # torch-free: a config loads no torch
-from . import plan
+from . import plan, recipes
 
 SEED_SNAPSHOT_EVERY = 500
 SEED_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
@@ -112,7 +112,7 @@ class StyleConfig:
         coarse/fine proportions unless scale_steps is given too, and its snapshot interval
         follows (plan.snapshot_every) unless snapshot_every is given too."""
         if "steps" in changes and "scale_steps" not in changes and self.scale_steps:
-            changes["scale_steps"] = _rescale(self.scale_steps, changes["steps"])
+            changes["scale_steps"] = plan.rescale(self.scale_steps, changes["steps"])
             changes.setdefault("scales", len(changes["scale_steps"]))
         if "steps" in changes and "snapshot_every" not in changes and _is_count(changes["steps"]):
             changes["snapshot_every"] = plan.snapshot_every(changes["steps"], self.snapshot_every)
@@ -189,7 +189,7 @@ def preset(name: str, **overrides) -> StyleConfig:
     if name == "fast":
         backbone = overrides.get("backbone", "auto")
         backbone = backbone if isinstance(backbone, str) else "auto"   # a bad one is left for validate to name
-        base = _fast(overrides.get("size", 512), overrides.get("steps", fast_steps(backbone)), backbone)
+        base = recipes.fast(overrides.get("size", 512), overrides.get("steps", recipes.fast_steps(backbone)), backbone)
     elif name in PRESET_TABLE:
         cw, sw, *lw = PRESET_TABLE[name]
         base = dict(name=name, content_weight=cw, style_weight=sw, style_layers=dict(zip(SEED_STYLE_LAYERS, lw)))
@@ -197,7 +197,7 @@ def preset(name: str, **overrides) -> StyleConfig:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     if base.get("scale_steps") and "steps" in overrides and "scale_steps" not in overrides:
         # keep the preset's coarse/fine proportions for a different step budget
-        base["scale_steps"] = _rescale(base["scale_steps"], overrides["steps"])
+        base["scale_steps"] = plan.rescale(base["scale_steps"], overrides["steps"])
         base["scales"] = len(base["scale_steps"])
     if "scales" in overrides and "scale_steps" not in overrides:
         base["scale_steps"] = None  # an explicit number of scales: an equal split
@@ -210,60 +210,6 @@ def preset(name: str, **overrides) -> StyleConfig:
 def _is_count(v) -> bool:
     """An int >= 1 (a bad one is left for validate to name)."""
     return isinstance(v, int) and not isinstance(v, bool) and v >= 1
-
-
-# The `fast` preset, the painting recipe, measured with benchmarks/quality.py (figures in
-# benchmarks/README.md) and judged by a network the run does not optimise. One idea, tuned per
-# backbone family ("auto" is VGG19, so it gets VGG19's):
-#  - L-BFGS on a coarse-to-fine pyramid (longest sides x1/sqrt(2) apart up to `size`): at the
-#    coarse scale the deep layers see the whole scene, so the sky and walls become large strokes,
-#    not fine texture laid over the photo; the finer scales add detail;
-#  - the size-independent Gram loss, so every pyramid level gets the same balance;
-#  - a style weight 10x the baseline's, more of it on the deeper layers (larger motifs), and
-#    total variation 1000 (less speckle and, measured on Lite0, more of the style too).
-# VGG19 (the original weights, calibrated by their style_scales): bf16 autocast and channels_last
-# (2.4x faster a step on this CPU, benchmarks/vgg_speed.py), style weight 3e6 (1e7 took no more
-# style, judged), and the steps spread 40/25/15 over 256/362/512 px: a full-size step costs four
-# coarse ones, but the judged style comes from the full-size steps (60/30/10 took 0.341 on the
-# bundled pair, 50/30/15 0.244). Content weight 2: the astronaut keeps her face (structure 0.331 ->
-# 0.353) for 0.005 of style. Total variation smooths as on Lite0 through the backbone's tv_scale
-# (noise 1.28 -> 1.04 on stata + udnie, style a little stronger). A 512 px picture in about 45-55 s
-# on 2 cores, where Lite0's 50/50/50 took VGG19 150-190 s in fp32. Starting from the photo itself
-# kept the suit orange but not the face, and washed out every other pair's palette.
-# EfficientNet-Lite: fp32 (bf16 does not speed it up on a CPU), 50 steps a level, starting from
-# the photo in the painting's colours (the optimiser spends its steps on strokes, not colour).
-# A level smaller than FAST_COARSEST is dropped (a 64 px smoke run has one scale).
-FAST_COARSEST = 160                   # px: the smallest pyramid level worth optimising
-FAST_STYLE_LAYERS = {"conv1_1": 0.2, "conv2_1": 0.5, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0}
-FAST_RECIPES = {   # what differs by family; scale_steps coarse to fine
-    "vgg19": dict(scale_steps=[40, 25, 15], mixed_precision=True, content_weight=2.0, style_weight=3e6),
-    "efficientnet_lite": dict(scale_steps=[50, 50, 50], mixed_precision=False, content_weight=1.0, style_weight=1e7),
-}
-FAST_TV_WEIGHT = 1000.0
-
-
-def fast_family(backbone: str) -> str:
-    """The FAST_RECIPES key for a backbone name ('auto' is VGG19)."""
-    return "efficientnet_lite" if backbone.startswith("efficientnet_lite") else "vgg19"
-
-
-def fast_steps(backbone: str = "auto") -> int:
-    """The fast preset's step budget on `backbone`."""
-    return sum(FAST_RECIPES[fast_family(backbone)]["scale_steps"])
-
-
-def _fast(size: int, steps: int, backbone: str) -> dict:
-    """The `fast` preset's fields for a longest side `size`, a step budget `steps`, a backbone."""
-    recipe = dict(FAST_RECIPES[fast_family(backbone)])
-    scale_steps = recipe.pop("scale_steps")
-    levels = 1
-    while levels < len(scale_steps) and size / math.sqrt(2) ** levels >= FAST_COARSEST:
-        levels += 1
-    budgets = _rescale(scale_steps[-levels:], steps) if isinstance(steps, int) and steps >= 1 else None
-    return dict(name="fast", optimizer="lbfgs", lr=1.0, steps=steps, snapshot_every=25, size=size,
-                scales=len(budgets) if budgets else 1, scale_steps=budgets if budgets and len(budgets) > 1 else None,
-                early_stop_window=20, early_stop_tol=1e-3, gram_norm="size_independent", init="content_in_style_colours",
-                style_layers=dict(FAST_STYLE_LAYERS), tv_weight=FAST_TV_WEIGHT, **recipe)
 
 
 RECIPE_FIELDS = ("optimizer", "lr", "lr_schedule", "steps", "snapshot_every", "size", "scales",
@@ -280,13 +226,6 @@ def with_fast_recipe(cfg: StyleConfig, **overrides) -> StyleConfig:
                     **{k: v for k, v in overrides.items() if k in RECIPE_FIELDS})
     rest = {k: v for k, v in overrides.items() if k not in RECIPE_FIELDS}
     return cfg.replace(**{k: getattr(recipe, k) for k in RECIPE_FIELDS}, **rest)
-
-
-def _rescale(budgets: list, steps: int) -> list:
-    """Split `steps` in the proportions of `budgets` (each >= 1; fewer scales if steps is tiny)."""
-    budgets = budgets[-steps:] if steps < len(budgets) else budgets
-    out = [max(1, round(steps * b / sum(budgets))) for b in budgets[:-1]]
-    return out + [steps - sum(out)] if steps - sum(out) >= 1 else [steps]
 
 
 PRESETS = (*PRESET_TABLE, "fast")

@@ -80,3 +80,10 @@ def describe(levels: list[Level]) -> str:
         return f"{counted} at {levels[0].size} px"
     sizes = ", ".join(str(lv.size) for lv in levels)
     return f"{counted} on a {len(levels)}-level pyramid ({sizes} px)"
+
+
+def rescale(budgets: list, steps: int) -> list:
+    """Split `steps` in the proportions of `budgets` (each >= 1; fewer scales if steps is tiny)."""
+    budgets = budgets[-steps:] if steps < len(budgets) else budgets
+    out = [max(1, round(steps * b / sum(budgets))) for b in budgets[:-1]]
+    return out + [steps - sum(out)] if steps - sum(out) >= 1 else [steps]
