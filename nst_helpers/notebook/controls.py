@@ -22,13 +22,14 @@ CONTROLS = {   # field: (what it does, its values)
 
 
 def controls_table() -> str:
-    """The controls as a plain-text table: field, default, values, what it does."""
+    """The controls as plain text, narrow enough for a notebook's output: each field with its
+    default and values, and under it what it does."""
     d = cfgmod.StyleConfig()
-    rows = [(f, repr(getattr(d, f)), v if isinstance(v, str) else " | ".join(v), what)
-            for f, (what, v) in CONTROLS.items()]
-    widths = [max(len(r[i]) for r in rows + [("field", "default", "values", "")]) for i in range(3)]
-    head = f"{'field':{widths[0]}}  {'default':{widths[1]}}  {'values':{widths[2]}}  what it does"
-    return "\n".join([head] + [f"{a:{widths[0]}}  {b:{widths[1]}}  {c:{widths[2]}}  {w}" for a, b, c, w in rows])
+    lines = []
+    for field, (what, values) in CONTROLS.items():
+        shown = values if isinstance(values, str) else " | ".join(values)
+        lines += [f"{field} (default {getattr(d, field)!r}): {shown}", f"    {what}"]
+    return "\n".join(lines)
 
 
 def stripes(size: int = 256, period: int = 16) -> torch.Tensor:
