@@ -495,3 +495,44 @@ def test_unusual_images_run_from_the_command_line(kind, tmp_path, capsys, monkey
     scale = size / max(h, w)
     assert final.size == (max(1, round(w * scale)), max(1, round(h * scale)))  # orientation and aspect kept
     assert str(folder) in out and math.isfinite(json.loads((folder / "config.json").read_text())["seconds"])
+
+
+# ------------------------------------------------------------------------------ masks (--mask)
+
+MASKS = [  # id, the mask(s) given, more flags, problem words, fix words
+    ("mask of another aspect", ["wide"], [], ["--mask: the mask is 512x256 px (2.00:1) but the photo is 512x512"],
+     ["make the mask the photo's shape", "resized to the photo's size, not cropped"]),
+    ("all-black mask", ["black"], [], ["--mask: the mask is black everywhere"], ["paint it white where the style"]),
+    ("masks outnumber the styles", ["white", "white"], [], ["--mask gives 2 mask(s) for 1 style image(s)"],
+     ["one --mask per --style image"]),
+    ("mask not an image", ["text"], [], ["notes.png", "not an image format"], ["Check that it is really an image"]),
+    ("masks with blend weights", ["white"], ["--style-blend", "1"], ["--style-blend: masks already give each style"],
+     ["leave style_blend out"]),
+    ("masks with adaptive weights", ["white"], ["--adaptive-weights", "initial"],
+     ["--adaptive-weights: is not available with masks yet"], ["set it to 'off'"]),
+]
+
+
+def make_mask(kind, tmp_path) -> Path:
+    if kind == "text":
+        return make_bad_file("text", tmp_path)
+    size, value = {"wide": ((512, 256), 255), "black": ((512, 512), 0), "white": ((512, 512), 255)}[kind]
+    path = tmp_path / f"{kind}.png"
+    Image.new("L", size, value).save(path)
+    return path
+
+
+@pytest.mark.parametrize("name, given, extra, problem, fix", rows(MASKS))
+def test_bad_mask_cli(name, given, extra, problem, fix, tmp_path, capsys, monkeypatch):
+    paths = [make_mask(kind, tmp_path) for kind in given]
+    code, _, err = run_cli(["--content", CONTENT, "--style", STYLE, "--mask", *paths, *extra, "--out", tmp_path / "out"],
+                           capsys, monkeypatch)   # refused before the backbone loads
+    assert_one_line_error(code, err, *problem, *fix)
+
+
+@pytest.mark.parametrize("name, given, extra, problem, fix", rows(MASKS[:2]))
+def test_bad_mask_python(name, given, extra, problem, fix, tmp_path):
+    content = load_image(CONTENT, max_size=64)
+    from nst_helpers.core.masks import load_masks
+    words = [w.replace("--mask: ", "").replace("512x512", "64x64") for w in problem + fix]
+    assert_raises(ValueError, lambda: load_masks([make_mask(k, tmp_path) for k in given], content, 1), *words)

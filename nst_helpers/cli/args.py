@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="style image, or several to blend (required, unless --resume)")
     p.add_argument("--style-blend", type=_weight, nargs="+", default=None, metavar="W",
                    help="with several --style images: one weight each, e.g. 0.7 0.3 (default: equal)")
+    p.add_argument("--mask", metavar="PATH", nargs="+", default=None,
+                   help="one mask per --style image, the photo's shape: white where that style goes, black where "
+                        "the photo stays (e.g. images/mask_background.png)")
     p.add_argument("--preset", default=None, choices=PRESETS,
                    help="settings to start from: fast gives a picture in seconds; the seed's presets run 5000 Adam "
                         "steps (default: fast)")
@@ -190,7 +193,7 @@ def _link_problem(path: Path) -> OSError | None:
 # flags that --resume refuses: a resumed run goes on with the settings it started with
 RESUME_CONFLICTS = ("content", "style", "preset", "steps", "size", "content_weight", "style_weight", "backbone",
                     "out", "snapshot_every", "init", "seed", "preserve_colour", "stroke_size", "config", "style_layers", "adaptive_weights", "style_blend",
-                    "tv_weight", "lr", "optimizer")
+                    "mask", "tv_weight", "lr", "optimizer")
 _UNSET = object()
 
 

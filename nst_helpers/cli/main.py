@@ -60,30 +60,38 @@ def _run(argv, sig: Signals):
     if args.resume is not None:
         return _resume(args, argv, sig)
     cfg, from_file = settings(args)
-    paths = {k: getattr(args, k) or from_file.get(k) for k in ("content", "style")}
-    missing = [f"--{k}" for k, v in paths.items() if v is None]
+    paths = {k: getattr(args, k) or from_file.get(k) for k in ("content", "style", "mask")}
+    missing = [f"--{k}" for k, v in paths.items() if v is None and k != "mask"]
     if missing:
         raise UsageError(f"the following arguments are required: {', '.join(missing)}; see python -m nst_helpers --help")
     styles = paths["style"] if isinstance(paths["style"], list) else [paths["style"]]
-    for path in (paths["content"], *styles):   # a missing file is named before torch loads
+    masks = paths["mask"]
+    for path in (paths["content"], *styles, *(masks or [])):   # a missing file is named before torch loads
         if problem := path_problem(path):
             raise UsageError(problem)
+    if masks is not None and len(masks) != len(styles):
+        raise UsageError(f"--mask gives {len(masks)} mask(s) for {len(styles)} style image(s); give one --mask per "
+                         "--style image (white where that style goes)")
     if cfg.style_blend is not None and len(cfg.style_blend) != len(styles):
         raise UsageError(f"--style-blend gives {len(cfg.style_blend)} weight(s) for {len(styles)} style image(s); "
                          "give one weight per --style image")
     device = check_device(args.device) if args.device is not None else None
     from ..core import images, memory, transfer  # torch: after the cheap checks
+    from ..core.masks import check_masks, load_masks
     from ..runs import checkpoint, folders, lock
     memory.check_memory(cfg, device, cfg.backbone, paths["content"])  # a run too big for memory: refused now
     out = check_out(args.out)
     content = images.load_image(paths["content"], max_size=cfg.size)
     style = [images.load_image(p, max_size=cfg.size) for p in styles]
+    if masks is not None:   # read, resized and checked against the photo before the backbone loads
+        check_masks(cfg)
+        masks = load_masks(masks, content, len(styles))
     net = _load_backbone(cfg)
     sig.folder, sig.running = folders.new_run_dir(cfg.name, out), True  # made now: the run keeps its checkpoints there
     with lock.hold(sig.folder):   # held to the end of the save: a --resume meanwhile is refused
         try:
             result = transfer.run(content, style, cfg, backbone=net, device=device, progress=not args.no_progress,
-                                  stop_event=sig, checkpoints=checkpoint.Checkpoints(sig.folder),
+                                  stop_event=sig, checkpoints=checkpoint.Checkpoints(sig.folder), masks=masks,
                                   callbacks=[duration.DurationEstimate(cfg)], callback_every=1)  # estimate soon
         except BaseException:
             _drop_if_empty(sig.folder)
@@ -95,6 +103,8 @@ def _run(argv, sig: Signals):
         # the images' paths too: --config <folder>/config.json repeats the run (cli/settings.py)
         read = {"content": str(Path(paths["content"]).resolve()), "style": [str(Path(p).resolve()) for p in styles]}
         read["style"] = read["style"][0] if len(styles) == 1 else read["style"]
+        if paths["mask"] is not None:
+            read["mask"] = [str(Path(p).resolve()) for p in paths["mask"]]
         return result, folders.save_run(result, folder=sig.folder, extra=read)
 
 
@@ -122,7 +132,8 @@ def _main(argv: list) -> int:
     except KeyboardInterrupt:  # a signal before or after the run (while saving), or a second one
         return sig.cut_short()
     except ConfigError as err:   # a field with a flag is named by the flag the user typed
-        message = f"--{err.field.replace('_', '-')}: {err.why}" if err.field in FIELD_FLAGS else str(err)
+        flag = "mask" if err.field == "masks" else err.field if err.field in FIELD_FLAGS else None
+        message = f"--{flag.replace('_', '-')}: {err.why}" if flag else str(err)
     except (UsageError, SettingsError, ValueError, OSError) as err:  # ImageError, NotEnoughMemory, ResumeError are ValueErrors
         message = str(err)
     except KeyError as err:  # str(KeyError) adds quotes; its argument is the message

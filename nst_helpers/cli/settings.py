@@ -2,7 +2,7 @@
 every config field typed as a flag on top. No torch here: bad settings are refused before it loads.
 
 --config takes either a plain config ({"steps": 300, "style_weight": 1e6, ...}, any StyleConfig
-field, plus optional "content" and "style" image paths) or a run folder's config.json (its
+field, plus optional "content", "style" and "mask" image paths) or a run folder's config.json (its
 "config", the backbone the run used, and the images it read): fed back, that reproduces the run,
 bit for bit on the CPU. Relative paths in the file are relative to the file's folder.
 """
@@ -54,9 +54,10 @@ def read_config_file(path) -> tuple[dict, dict]:
     if isinstance(data.get("config"), dict) and isinstance(data.get("backbone"), str):
         fields["backbone"] = data["backbone"]   # the backbone the run used ('auto' chose it then)
     images = {k: str(path.parent / data[k]) for k in ("content", "style") if isinstance(data.get(k), str)}
-    if isinstance(data.get("style"), list) and all(isinstance(p, str) for p in data["style"]):
-        images["style"] = [str(path.parent / p) for p in data["style"]]   # several, blended
-    for k in ("content", "style"):
+    for k in ("style", "mask"):   # several styles, blended or each with its mask
+        if isinstance(data.get(k), list) and all(isinstance(p, str) for p in data[k]):
+            images[k] = [str(path.parent / p) for p in data[k]]
+    for k in ("content", "style", "mask"):
         fields.pop(k, None)
     return fields, images
 

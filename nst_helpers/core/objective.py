@@ -14,6 +14,7 @@ import contextlib
 import torch
 
 from . import losses
+from . import masks as masks_mod
 from ..backbones.layers import resolve_layers
 from .config import StyleConfig
 
@@ -60,10 +61,11 @@ class StyleObjective:
 
     content, style: (1, 3, H, W) and (1, 3, h, w) in [0, 1] on the net's device (the caller
     resizes the style to the content's size, times the stroke size). Targets are computed without
-    grad; Gram matrices in fp32. cfg.adaptive_weights "initial": see adapt_weights.
+    grad; Gram matrices in fp32. cfg.adaptive_weights "initial": see adapt_weights. masks: one
+    (1, 1, H, W) per style image (masks.py), each style then held to its region.
     """
 
-    def __init__(self, net, cfg: StyleConfig, content: torch.Tensor, style):
+    def __init__(self, net, cfg: StyleConfig, content: torch.Tensor, style, masks: list | None = None):
         self.net, self.cfg = net, cfg
         self.amp = lambda: autocast_for(content.device, cfg.mixed_precision)
         self.content_layer = resolve_layers(net, [cfg.content_layer])[0]
@@ -79,6 +81,10 @@ class StyleObjective:
         self.style_grams = {k: sum(w * g[k] for w, g in grams) / sum(w for w, _ in grams) for k in grams[0][1]}
         if cfg.adaptive_weights == "initial":
             self.style_weights = self.adapt_weights(content)
+        # masks (masks.py): one region per style image, its Gram matched there; None: the whole picture
+        self.regions = None if masks is None else [(m, g) for m, (_, g) in zip(masks, grams)]   # no blend with masks
+        self.keep = None if masks is None else masks_mod.keep(masks)   # where the gradient counts
+        self.areas = {}
 
     def target_grams(self, content: torch.Tensor, style: torch.Tensor) -> dict:
         """{layer: the style image's Gram matrix}, fp32 (outside autocast, like the loss's own). The
@@ -117,7 +123,8 @@ class StyleObjective:
         with self.amp():
             feats = self.net(nhwc(image), self.layers)
         c = losses.content_loss(feats[self.content_layer], self.content_target)
-        s = losses.style_loss(feats, self.style_grams, self.style_weights, cfg.gram_norm) * self.style_scale
+        s = (losses.style_loss(feats, self.style_grams, self.style_weights, cfg.gram_norm) if self.regions is None else
+             masks_mod.style_loss(feats, self.regions, self.style_weights, cfg.gram_norm, self.areas)) * self.style_scale
         tv = losses.total_variation(image) * self.tv_scale if cfg.tv_weight else torch.zeros((), device=image.device)
         total = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * tv
         return total, {"content": c, "style": s, "tv": tv}

@@ -116,7 +116,7 @@ def payload(loop: Loop) -> dict:
     if history and history[-1]["event"] == "stopped":  # a stop is no part of the run: resumed, it goes on
         history[-1]["event"] = (loop.state.reason if loop.state is not None else None) or ""
     return {"format": FORMAT, "config": loop.cfg.to_dict(), "backbone": r.backbone, "device": r.device,
-            "content": r.content, "style": r.style, "styles": list(r.styles or [r.style]), "step": loop.step,
+            "content": r.content, "style": r.style, "styles": list(r.styles or [r.style]), "masks": r.masks, "step": loop.step,
             "elapsed": time.perf_counter() - loop.t0,
             "history": history, "snapshots": dict(r.snapshots), "rng": torch.get_rng_state(),
             "image": None if loop.image is None else loop.image.detach().cpu(),

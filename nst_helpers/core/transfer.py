@@ -22,6 +22,7 @@ from .recovery import MAX_RECOVERIES, blow_up, recover
 from ..backbones import load_backbone
 from .config import StyleConfig
 from .devices import on_device, pick_device
+from .masks import at_shape, given_masks
 from .memory import check_memory
 from .objective import StyleObjective
 from .start import as_image, check_blend, check_stroke, checked, initial_image, style_images, style_shape
@@ -51,6 +52,7 @@ class TransferResult:
     styles: list | None = field(default=None, repr=False)          # every style image, blended by cfg.style_blend
     message: str = ""                # why a run ended early, in words (diverged: what and where)
     weights: dict | None = None      # the backbone's weights: source, file, hash (net.weights)
+    masks: list | None = field(default=None, repr=False)           # (1, 1, H, W) per style: its region (masks.py)
     folder: str | None = None        # where its checkpoints went (checkpoints.folder), None without
 
 
@@ -94,6 +96,8 @@ def _closure(objective: StyleObjective, level: state.ScaleState, row: dict, bad:
             opt.zero_grad(set_to_none=True)
             total, parts = objective(z * std + mean)
             total.backward()
+            if objective.keep is not None:   # masks: outside every one the picture keeps its start
+                z.grad.mul_(objective.keep)
             total, parts = total.detach(), {k: v.item() for k, v in parts.items()}
             if not bad and not torch.isfinite(total):  # any evaluation, the line search's too
                 bad.append("the loss")
@@ -156,7 +160,7 @@ def _optimise_scale(loop: state.Loop, objective: StyleObjective, x: torch.Tensor
 
 def run(content, style, config: StyleConfig | None = None, callbacks=(), callback_every: int = 10,
         backbone=None, device=None, progress: bool = True, stop_event=None, checkpoints=None,
-        resume_from: dict | None = None) -> TransferResult:
+        resume_from: dict | None = None, masks=None) -> TransferResult:
     """Stylise `content` with `style`: paths to regular files, PIL images, (H, W[, 1|3|4]) arrays,
     or (C, H, W) / (1, C, H, W) tensors with C = 1, 3 or 4 (uint8 0-255, or float in [0, 1]; see
     start.as_image). `config` is validated again here (a field changed after preset() too).
@@ -172,6 +176,8 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     interrupted (runs.checkpoint.Checkpoints(folder); an exception from a callback is re-raised
     after that). resume_from: a checkpoint payload (runs.checkpoint.load) to go on from; content,
     style and config are then its own (pass None), and so must the backbone be (runs.checkpoint.resume).
+    masks: one per style image (a path, PIL image, array or tensor; white = that style there), each
+    style then goes to its region only (core/masks.py).
     """
     cfg = StyleConfig.from_dict(resume_from["config"]) if resume_from else checked(config)
     dev = pick_device(device)
@@ -181,13 +187,14 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     content_full, styles = ((resume_from["content"], resume_from.get("styles") or [resume_from["style"]]) if resume_from
                             else (as_image(content, cfg.size, "content"), style_images(style, cfg.size)))
     check_blend(cfg, len(styles))
+    masks = resume_from.get("masks") if resume_from else given_masks(cfg, masks, content_full, len(styles))
     levels = plan.plan(cfg, content_full.shape[-2:], net.min_size, net.name)
     check_stroke(cfg, levels, net)
     for cb in callbacks:
         if hasattr(cb, "start"):
             cb.start(levels)
     result = TransferResult(content_full, [], {}, cfg, net.name, str(dev), content=content_full, style=styles[0],
-                            styles=styles,
+                            styles=styles, masks=masks,
                             weights=getattr(net, "weights", None),
                             folder=None if checkpoints is None else str(checkpoints.folder))
     bar = None
@@ -225,11 +232,13 @@ def _run_levels(loop: state.Loop, net, levels: list, content_full, styles: list,
         here = saved if saved and saved["index"] == index else None
         content_s = images.resize_to(content_full, level.shape).to(dev)
         styles_s = [images.resize_to(s, style_shape(level.shape, loop.cfg.stroke_size)).to(dev) for s in styles]
-        objective = StyleObjective(net, loop.cfg, content_s, styles_s)
+        masks_s = None if result.masks is None else [m.to(dev) for m in at_shape(result.masks, level.shape)]
+        objective = StyleObjective(net, loop.cfg, content_s, styles_s, masks_s)
         if here:
             x = loop.image
         elif loop.image is None:
             x = initial_image(loop.cfg, content_s, styles_s[0])
+            x = x if objective.keep is None else objective.keep * x + (1 - objective.keep) * content_s  # photo outside
         else:
             x = images.resize_to(loop.image, level.shape)
         reason = _optimise_scale(loop, objective, x, level.steps, level.size, index, here)

@@ -135,7 +135,7 @@ def kept_step(folder) -> int | None:
 
 
 def save_run(result, root="outputs", name: str | None = None, extra: dict | None = None, folder=None) -> Path:
-    """Write config.json, history.csv, snapshots/, final.png, content.png, style.png,
+    """Write config.json, history.csv, snapshots/, final.png, content.png, style.png (masks.png),
     comparison.png, loss.png, progress.gif, and last the DONE marker (see the module docstring).
 
     folder: the unfinished folder of this result's own run (result.folder, a checkpointed run's)
@@ -192,6 +192,8 @@ def _write_run(result, folder: Path, new: bool, extra: dict | None) -> None:
         save_tensors(folder / "final.pt", result.image)
     save_image(result.content, folder / "content.png")
     save_image(style_picture(result), folder / "style.png")
+    if getattr(result, "masks", None):   # the regions, side by side in the order of the styles
+        save_image(torch.cat(result.masks, dim=-1).expand(-1, 3, -1, -1), folder / "masks.png")
     title = f"{cfg.name} on {result.backbone}, {len(result.history)} steps ({result.stop_reason})"
     save_figure(comparison_figure(result.content, style_picture(result), result.image, title=title),
                 folder / "comparison.png")

@@ -68,6 +68,17 @@ def _scale_problem(scale, step: int, image, cfg: StyleConfig) -> str | None:
     return None
 
 
+def _masks_problem(masks, content, count: int) -> str | None:
+    """Why the payload's masks (None, or one (1, 1, H, W) in [0, 1] per style at the content's size) are bad."""
+    if masks is None:
+        return None
+    if not isinstance(masks, list) or len(masks) != count or any(
+            not isinstance(m, torch.Tensor) or m.dim() != 4 or m.shape[:2] != (1, 1) or not m.is_floating_point()
+            or m.shape[-2:] != content.shape[-2:] or not torch.isfinite(m).all() for m in masks):
+        return f"its masks are not {count} (1, 1, H, W) float masks of the content's size"
+    return None
+
+
 def problem(saved: dict) -> str | None:
     """Why the payload `saved` cannot be resumed, or None (see the module docstring)."""
     missing = [k for k in KEYS if k not in saved]
@@ -87,6 +98,8 @@ def problem(saved: dict) -> str | None:
         return "its style images are not a list of (1, 3, H, W) float images"
     if cfg.style_blend is not None and len(cfg.style_blend) != len(styles):
         return f"its config blends {len(cfg.style_blend)} styles, but it holds {len(styles)}"
+    if why := _masks_problem(saved.get("masks"), saved["content"], len(styles)):
+        return why
     step = saved["step"]
     if not _count(step) or step > cfg.steps:
         return f"its step {step!r} is not a whole number from 0 to the run's {cfg.steps} steps"
