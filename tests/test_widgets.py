@@ -510,3 +510,19 @@ def test_the_controls_of_notebook_06_are_in_the_panel(make_panel):
     panel.apply_preset("fast")   # a preset fills them again
     assert (panel.config().init, panel.config().stroke_size) == ("content_in_style_colours", 1.0)
 
+
+
+def test_the_style_region_dropdown_runs_with_the_mask(make_panel):
+    panel = make_panel(size=64, steps=3)
+    assert [v for _, v in panel.mask.options] == ["", "mask_background.png", "mask_figure.png"]
+    panel.mask.value = "mask_background.png"
+    assert panel.start() and panel.wait(120) and panel.error is None
+    r = panel.result
+    # where the background mask is black, a few pixels in from its edge (the pyramid's coarse levels
+    # blur the edge): the astronaut
+    figure = torch.nn.functional.max_pool2d(r.masks[0], 9, stride=1, padding=4)[0, 0] < 0.01
+    assert figure.float().mean() > 0.3
+    assert (r.image - r.content).abs().amax(1)[0][figure].max() < 1e-6   # she stays the photo
+    folder = panel.save()
+    assert json.loads((folder / "config.json").read_text())["mask"] == "mask_background.png"
+    assert (folder / "masks.png").is_file()

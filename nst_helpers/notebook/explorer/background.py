@@ -136,7 +136,7 @@ class Background:
         name = concrete(cfg.backbone)
         return duration.estimate(cfg, name, self.device, content_hw, per_mpx_step=self.measured(cfg))
 
-    def start(self, cfg, content_src, style_src) -> bool:
+    def start(self, cfg, content_src, style_src, mask_src=None) -> bool:
         """Start a run of `cfg` on the two image sources (paths or PIL images); False (and
         nothing started) while a run is still going."""
         with self._lock:
@@ -146,7 +146,7 @@ class Background:
             self.result = self.error = self.seconds_left = self.traceback = None
             self.metrics, self.references, self.history, self.config, self.frames = {}, {}, [], cfg, 0
             self.hooks.begin()
-            worker = threading.Thread(target=self._work, args=(cfg, content_src, style_src), daemon=True,
+            worker = threading.Thread(target=self._work, args=(cfg, content_src, style_src, mask_src), daemon=True,
                                       name="nst-explorer")
             self.thread = worker
             self.finisher = threading.Thread(target=self._finish, args=(worker,), daemon=True,
@@ -182,13 +182,14 @@ class Background:
             net = self.nets[cfg.backbone] = load_backbone(cfg.backbone, pooling=cfg.pooling, verbose=False)
         return net
 
-    def _work(self, cfg, content_src, style_src) -> None:
+    def _work(self, cfg, content_src, style_src, mask_src=None) -> None:
         self._final = ("Run ended", False)
         try:
             self.hooks.status(f"Loading the {cfg.backbone} backbone and the images…", False)
             net = self._backbone(cfg)
             content, style = (images.load_image(s, max_size=cfg.size) for s in (content_src, style_src))
-            result, levels = self._run(cfg, net, content, style)
+            masks = None if mask_src is None else [images.load_image(mask_src)]   # resized to the photo by run()
+            result, levels = self._run(cfg, net, content, style, masks)
             done = steps_words(len(result.history), cfg, result.stop_reason)
             self._measure_speed(result, levels, net.name)
             self._send(cfg, content, style, result.image, f"{cfg.name} on {net.name}: {done}")
@@ -201,7 +202,7 @@ class Background:
             self.error, self.traceback = err, traceback.format_exc()
             self._final = (f"Error: {type(err).__name__}: {err}", True)
 
-    def _run(self, cfg, net, content, style):
+    def _run(self, cfg, net, content, style, masks=None):
         """transfer.run with a live duration estimate and a frame every few steps."""
         clock = duration.DurationEstimate(cfg, print_fn=_quiet, preview=None)   # start(levels): the run's plan
         before = self.estimate(cfg, tuple(content.shape[-2:]))
@@ -221,7 +222,7 @@ class Background:
 
         self.hooks.status(f"Running {where}: starting…", False)
         result = transfer.run(content, style, cfg, callbacks=[clock, on_step], callback_every=1, backbone=net,
-                              device=self.device, progress=False, stop_event=self._stop)
+                              device=self.device, progress=False, stop_event=self._stop, masks=masks)
         return result, clock.levels
 
     def _send(self, cfg, content, style, image, title) -> None:

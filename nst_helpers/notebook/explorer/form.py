@@ -48,6 +48,9 @@ def make_controls(files: list, backbone: str = "auto") -> dict:
         **{n: W.Dropdown(options=opts, description=label, **PICKER) for n, (label, opts) in CHOICES.items()},
         content=W.Dropdown(options=files, value=pick("content.jpg"), description="content", **CHOOSER),
         style=W.Dropdown(options=files, value=pick("style.jpg"), description="style", **CHOOSER),
+        # spatial control (core/masks.py): the images_dir files named mask*, white where the style goes
+        mask=W.Dropdown(options=[("whole picture", "")] + [(f, f) for f in files if f.lower().startswith("mask")],
+                        value="", description="style on", **CHOOSER),
     )
     layers = {n: slider(W.FloatSlider, min=0, max=2, step=0.01, description=n) for n in SEED_STYLE_LAYERS}
     return {**named, **layers}

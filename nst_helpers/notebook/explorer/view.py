@@ -79,7 +79,7 @@ class ExplorerPanel:
     def _build(self, controls: dict, start: str) -> None:
         """The widgets as attributes, their CSS handles (for the browser test), observers, layout."""
         for name in ("content_weight", "style_weight", "lr", "steps", "size", "backbone", "optimizer",
-                     "content", "style", "stroke_size", *form.CHOICES):
+                     "content", "style", "mask", "stroke_size", *form.CHOICES):
             setattr(self, name, controls[name])
         self.layer_sliders = {n: controls[n] for n in SEED_STYLE_LAYERS}
         self.preset = W.Dropdown(options=PRESETS, value=start, description="preset", **PICKER)
@@ -112,7 +112,7 @@ class ExplorerPanel:
         choosers = [W.HBox([w, self.uploads[w]], layout=ROW) for w in (self.content, self.style)]
         left = [self.preset, rows["content_weight"], rows["style_weight"], *(rows[n] for n in SEED_STYLE_LAYERS)]
         right = [rows["lr"], rows["steps"], rows["size"], self.optimizer, self.backbone, *choosers,
-                 rows["stroke_size"], *(controls[n] for n in form.CHOICES)]   # the controls of notebook 06
+                 self.mask, rows["stroke_size"], *(controls[n] for n in form.CHOICES)]   # the controls of notebook 06
         buttons = W.HBox([self.run_button, self.stop_button, self.save_button], layout={"flex_flow": "row wrap"})
         self.widget = W.VBox([columns(left, right), buttons, self.status, self.image, self.info])
         self.widget.add_class("nst-panel")
@@ -124,7 +124,7 @@ class ExplorerPanel:
         """The widgets that make up the configuration, by name."""
         named = dict(content_weight=self.content_weight, style_weight=self.style_weight, lr=self.lr,
                      steps=self.steps, size=self.size, backbone=self.backbone, optimizer=self.optimizer,
-                     content=self.content, style=self.style, stroke_size=self.stroke_size,
+                     content=self.content, style=self.style, mask=self.mask, stroke_size=self.stroke_size,
                      **{n: getattr(self, n) for n in form.CHOICES})
         return {**named, **self.layer_sliders}
 
@@ -221,6 +221,10 @@ class ExplorerPanel:
             raise images.ImageError(f"no images in {self.images_dir}/: upload a {chooser.description} image")
         return self._uploads.get(chooser.value) or self.images_dir / chooser.value
 
+    def mask_source(self):
+        """The chosen mask's path (the style goes where it is white), or None: the whole picture."""
+        return self.images_dir / self.mask.value if self.mask.value else None
+
     def _uploaded(self, chooser, files):
         if not files:
             return
@@ -252,7 +256,7 @@ class ExplorerPanel:
             return False
         try:
             cfg = self.config()
-            sources = self._source(self.content), self._source(self.style)
+            sources = self._source(self.content), self._source(self.style), self.mask_source()
         except ValueError as err:
             self._set_status(f"Settings not valid: {err}", error=True)
             return False
@@ -260,7 +264,8 @@ class ExplorerPanel:
         if not self.job.start(cfg, *sources):  # a run began since the check above
             self._set_status(refused, error=True)
             return False
-        self.ran_images = {"content_image": self.content.value, "style_image": self.style.value}
+        self.ran_images = {"content_image": self.content.value, "style_image": self.style.value,
+                           **({"mask": self.mask.value} if self.mask.value else {})}
         return True
 
     def stop(self):
