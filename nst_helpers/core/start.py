@@ -50,6 +50,14 @@ def checked(config) -> StyleConfig:
         raise ConfigError(err.field, err.why + hint) from None
 
 
+def check_pooling(cfg: StyleConfig, net) -> None:
+    """A given backbone that pools otherwise than cfg.pooling says (VGG19's max or avg): refused, not ignored."""
+    own = getattr(net, "pooling", None)
+    if own is not None and own != cfg.pooling:
+        raise ConfigError("pooling", f"is {cfg.pooling!r} but the given backbone pools with {own!r}; load it with "
+                                     f"load_backbone(name, pooling={cfg.pooling!r}), or leave backbone out")
+
+
 def style_shape(shape: tuple, stroke_size: float) -> tuple:
     """The style image's (h, w) at a level of `shape`: the level's, times the stroke size."""
     return shape if stroke_size == 1 else tuple(max(1, round(n * stroke_size)) for n in shape)

@@ -25,7 +25,7 @@ from .devices import on_device, pick_device
 from .masks import at_shape, given_masks
 from .memory import check_memory
 from .objective import StyleObjective
-from .start import as_image, check_blend, check_stroke, checked, initial_image, style_images, style_shape
+from .start import as_image, check_blend, check_pooling, check_stroke, checked, initial_image, style_images, style_shape
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -182,6 +182,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     cfg = StyleConfig.from_dict(resume_from["config"]) if resume_from else checked(config)
     dev = pick_device(device)
     net = on_device(backbone, dev) if backbone is not None else load_backbone(cfg.backbone, pooling=cfg.pooling).to(dev)
+    check_pooling(cfg, net)
     check_memory(cfg, dev, net.name, content if not resume_from else resume_from["content"], flag="size=")
     # resumed: the images as the run sized them, the same numbers whatever happened to the files since
     content_full, styles = ((resume_from["content"], resume_from.get("styles") or [resume_from["style"]]) if resume_from

@@ -5,6 +5,7 @@ import math
 
 import torch
 
+from ..backbones import load_backbone
 from ..backbones.layers import resolve_layers
 from ..core import config as cfgmod
 from ..core.images import resize_to
@@ -18,6 +19,9 @@ CONTROLS = {   # field: (what it does, its values)
     "style_blend": ("weights of several style images (their Gram targets blend)", "one weight >= 0 each"),
     "init": ("what the image starts as", cfgmod.INITS),
     "adaptive_weights": ("each layer's weight as its share of the style term at the photo", cfgmod.ADAPTIVE_WEIGHTS),
+    "pooling": ("VGG19's pooling (Gatys et al. chose avg)", ("max", "avg")),
+    "masks": ("where each style goes (a run argument, --mask)", "one mask per style"),
+    "tile_size": ("big pictures: the finest scales in tiles of this side", "0 (off), or px"),
 }
 
 
@@ -28,7 +32,7 @@ def controls_table() -> str:
     lines = []
     for field, (what, values) in CONTROLS.items():
         shown = values if isinstance(values, str) else " | ".join(values)
-        lines += [f"{field} (default {getattr(d, field)!r}): {shown}", f"    {what}"]
+        lines += [f"{field} (default {getattr(d, field, None)!r}): {shown}", f"    {what}"]
     return "\n".join(lines)
 
 
@@ -44,16 +48,20 @@ def stripes(size: int = 256, period: int = 16) -> torch.Tensor:
 def variants(s, net, changes: dict, content=None, style=None) -> dict:
     """{label: TransferResult} for each {label: {config field: value}} under settings `s` (its
     fast or seed recipe; the images are s.content and s.style unless given; a change may carry
-    "style": several images to blend). One progress bar over the runs."""
+    "style": several images to blend, and "masks": one per style). A change of pooling or backbone
+    runs on that network (loaded once). One progress bar over the runs."""
     base = s.config()
     bar = progress_bar(total=len(changes), desc="runs", unit="run")
-    out = {}
+    out, nets = {}, {(base.backbone, base.pooling): net}
     for label, change in changes.items():
         change = dict(change)
-        images = change.pop("style", style if style is not None else s.style)
+        images, masks = change.pop("style", style if style is not None else s.style), change.pop("masks", None)
+        cfg = base.replace(**change)
+        key = (cfg.backbone, cfg.pooling)
+        nets[key] = nets.get(key) or load_backbone(cfg.backbone, pooling=cfg.pooling, verbose=False)
         bar.set_postfix(now=label)
-        out[label] = run(content if content is not None else s.content, images, base.replace(**change),
-                         backbone=net, progress=False)
+        out[label] = run(content if content is not None else s.content, images, cfg, backbone=nets[key],
+                         progress=False, masks=masks)
         bar.update(1)
     bar.set_postfix()
     bar.close()
@@ -80,3 +88,26 @@ def layer_shares(net, cfg, content, style) -> str:
     sep = "|---" * (len(rows["off"]) + 1) + "|"
     body = [f"| {mode} | " + " | ".join(f"{v:.2f}" for v in r.values()) + " |" for mode, r in rows.items()]
     return "\n".join([head, sep, *body])
+
+
+
+def metrics_table(results: dict, net, style=None) -> str:
+    """compare.metrics_markdown of nst_helpers.metrics for each run of `results` ({label:
+    TransferResult}), all measured with `net` against the run's photo and `style` (default: each
+    run's first style image), so that a control's row reads against the row without it."""
+    from ..runs import metrics
+    from .compare import metrics_markdown
+    return metrics_markdown({label: metrics.measure(r.image, r.content, style if style is not None else r.style, net,
+                                                    r.history) for label, r in results.items()})
+
+
+def other_weights(net) -> tuple[dict, str]:
+    """({label: config change}: the run on the VGG19 weights `net` does not have, where they are
+    here, and a note saying what is shown. torchvision's download is never tried."""
+    from ..backbones import vgg
+    if net.name == "vgg19":
+        return {"original weights": {"backbone": "vgg19_original"}}, ""
+    if net.name == "vgg19_original" and vgg.cached_weights_path() is not None:
+        return {"torchvision's weights": {"backbone": "vgg19"}}, ""
+    return {}, (f"torchvision's VGG19 weights are not on this machine ({vgg.WEIGHTS_FILE}, downloaded once with a "
+                "network), so only the original weights are shown; with them, this cell shows both.")

@@ -177,9 +177,10 @@ class Background:
                 self.hooks.end(*self._final)
 
     def _backbone(self, cfg):
-        net = self.nets.get(cfg.backbone)
+        key = cfg.backbone if cfg.pooling == "max" else (cfg.backbone, cfg.pooling)   # a given net pools max
+        net = self.nets.get(key)
         if net is None:
-            net = self.nets[cfg.backbone] = load_backbone(cfg.backbone, pooling=cfg.pooling, verbose=False)
+            net = self.nets[key] = load_backbone(cfg.backbone, pooling=cfg.pooling, verbose=False)
         return net
 
     def _work(self, cfg, content_src, style_src, mask_src=None) -> None:

@@ -22,7 +22,8 @@ from .controls import CHOOSER, PICKER, slider
 LABELS = {"content_weight": "content weight", "style_weight": "style weight", "lr": "learning rate",
           "steps": "steps", "size": "size", "stroke_size": "stroke size"}
 CHOICES = {"preserve_colour": ("colour", PRESERVE_COLOUR), "init": ("start", INITS),
-           "adaptive_weights": ("adaptive", ADAPTIVE_WEIGHTS)}   # the controls' dropdowns: label, options
+           "adaptive_weights": ("adaptive", ADAPTIVE_WEIGHTS), "pooling": ("pooling", ("max", "avg"))}
+# (the controls' dropdowns: label, options)
 UNITS = {"size": "px"}
 
 
