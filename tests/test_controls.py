@@ -225,6 +225,58 @@ def test_the_made_painting_and_the_controls_table():
     stripes = controls.stripes(64, period=16)
     assert stripes.shape == (1, 3, 64, 64) and 0.3 < (stripes[0, 1] < 0.5).float().mean() < 0.7   # half red
     table = controls.controls_table()
-    for field in ("preserve_colour", "stroke_size", "style_blend", "init", "adaptive_weights"):
+    for field in ("preserve_colour", "stroke_size", "style_blend", "init", "adaptive_weights", "pooling", "masks"):
         assert field in table
     assert "luminance | match | histogram" in table
+
+
+# ------------------------------------------------------------------------------ pooling, metrics per control
+
+def test_avg_pooling_is_vgg19s_pooling_layers_and_a_mismatched_net_is_refused(tiny_pair, tmp_path, capsys):
+    from nst_helpers.backbones import vgg
+    avg, mx = vgg.VGG19Features(None, pooling="avg"), vgg.VGG19Features(None, pooling="max")
+    assert [type(m).__name__ for m in avg.features if "Pool" in type(m).__name__] == ["AvgPool2d"] * 5
+    assert (avg.pooling, mx.pooling) == ("avg", "max")
+    cfg = preset("baseline", size=64, steps=1, backbone="vgg19", pooling="avg")
+    with pytest.raises(ValueError, match="is 'avg' but the given backbone pools with 'max'.*pooling='avg'"):
+        run(*tiny_pair, cfg, backbone=mx, progress=False)
+    assert run(*tiny_pair, cfg, backbone=avg, progress=False).history   # the matching one runs
+    code = main([*TINY, "--steps", "1", "--pooling", "avg", "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    meta = json.loads(next(tmp_path.glob("fast/*/config.json")).read_text(encoding="utf-8"))
+    assert meta["config"]["pooling"] == "avg"
+
+
+def test_the_metrics_table_measures_every_run_with_one_network(tiny_pair, effnet):
+    from nst_helpers.notebook import controls
+    from nst_helpers.runs import metrics
+    content, style = tiny_pair
+    runs = {"plain": run(content, style, lite(steps=2), backbone=effnet, progress=False),
+            "luminance": run(content, style, lite(steps=2, preserve_colour="luminance"), backbone=effnet, progress=False)}
+    table = controls.metrics_table(runs, effnet, style=style).splitlines()
+    assert [line.split("|")[1].strip() for line in table[3:]] == ["plain", "luminance"]
+    want = metrics.measure(runs["luminance"].image, content, style, effnet)["ssim"]
+    assert f"{want:.3g}" in table[4]
+
+
+def test_the_other_vgg19_weights_are_offered_only_where_they_are(monkeypatch):
+    from nst_helpers.backbones import vgg
+    from nst_helpers.notebook import controls
+    original, torchvisions = (type("Net", (), {"name": n})() for n in ("vgg19_original", "vgg19"))
+    monkeypatch.setattr(vgg, "cached_weights_path", lambda: None)
+    runs, note = controls.other_weights(original)
+    assert runs == {} and "not on this machine" in note
+    monkeypatch.setattr(vgg, "cached_weights_path", lambda: "/somewhere/vgg19-dcbb9e9d.pth")
+    assert controls.other_weights(original) == ({"torchvision's weights": {"backbone": "vgg19"}}, "")
+    assert controls.other_weights(torchvisions)[0] == {"original weights": {"backbone": "vgg19_original"}}
+
+
+def test_the_judge_table_gives_the_quality_benchmarks_numbers(tiny_pair, effnet):
+    from nst_helpers.backbones import load_backbone
+    from nst_helpers.notebook import controls
+    from nst_helpers.runs import judge
+    content, style = tiny_pair
+    result = run(content, style, lite(steps=2), backbone=effnet, progress=False)
+    table = controls.judge_table({"plain": result}, style, "efficientnet_lite0").splitlines()
+    want = judge.judge(result.image, content, style, load_backbone("efficientnet_lite2", verbose=False))
+    assert table[2] == "| plain | " + " | ".join(f"{want[k]:.3f}" for k in ("style", "colour", "structure", "noise")) + " |"

@@ -111,3 +111,15 @@ def other_weights(net) -> tuple[dict, str]:
         return {"torchvision's weights": {"backbone": "vgg19"}}, ""
     return {}, (f"torchvision's VGG19 weights are not on this machine ({vgg.WEIGHTS_FILE}, downloaded once with a "
                 "network), so only the original weights are shown; with them, this cell shows both.")
+
+
+def judge_table(results: dict, style, optimised_on: str) -> str:
+    """A markdown table of the quality benchmark's four numbers (runs/judge.py: style, colour,
+    structure, noise) for each run, judged by a network the runs did not optimise, against `style`."""
+    from ..runs import judge
+    net = load_backbone(judge.judge_backbone_name(optimised_on), verbose=False)
+    rows = ["| run | style (0 = the painting's) | colour (1 = the photo's) | structure | noise |", "|---|---|---|---|---|"]
+    for label, r in results.items():
+        got = judge.judge(r.image, r.content, style, net)
+        rows.append(f"| {label} | " + " | ".join(f"{got[k]:.3f}" for k in ("style", "colour", "structure", "noise")) + " |")
+    return "\n".join(rows)
