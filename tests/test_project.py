@@ -30,3 +30,13 @@ def test_layout_and_readme_promises():
     assert "make test" in (ROOT / ".ci/run").read_text()
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert "outputs/*" in ignored and "!outputs/README.md" in ignored
+
+
+def test_a_wheel_holds_every_subpackage():
+    """pyproject's package list once named two of the eight packages: an installed (not editable)
+    copy had no nst_helpers.core. Every folder with an __init__.py must be found."""
+    from setuptools import find_packages
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = set(find_packages(str(ROOT), include=found["include"]))
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "nst_helpers").rglob("__init__.py")}
+    assert on_disk <= packages and "nst_helpers.core" in packages
