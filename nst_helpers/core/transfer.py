@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import images, optim, plan, preserve, state
+from . import images, optim, plan, preserve, state, tiles
 from .recovery import MAX_RECOVERIES, blow_up, recover
 from ..backbones import load_backbone
 from .config import StyleConfig
@@ -92,8 +92,7 @@ def _closure(objective: StyleObjective, level: state.ScaleState, row: dict, bad:
             z.grad, total, parts = memo["grad"].clone(), memo["total"], memo["parts"]
         else:
             opt.zero_grad(set_to_none=True)
-            total, parts = objective(z * std + mean)
-            total.backward()
+            total, parts = tiles.evaluate(objective, z, std, mean)   # z.grad: whole, or tile by tile
             total, parts = total.detach(), {k: v.item() for k, v in parts.items()}
             if not bad and not torch.isfinite(total):  # any evaluation, the line search's too
                 bad.append("the loss")
@@ -183,6 +182,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     check_blend(cfg, len(styles))
     levels = plan.plan(cfg, content_full.shape[-2:], net.min_size, net.name)
     check_stroke(cfg, levels, net)
+    tiles.check(cfg, net)
     for cb in callbacks:
         if hasattr(cb, "start"):
             cb.start(levels)
@@ -225,7 +225,7 @@ def _run_levels(loop: state.Loop, net, levels: list, content_full, styles: list,
         here = saved if saved and saved["index"] == index else None
         content_s = images.resize_to(content_full, level.shape).to(dev)
         styles_s = [images.resize_to(s, style_shape(level.shape, loop.cfg.stroke_size)).to(dev) for s in styles]
-        objective = StyleObjective(net, loop.cfg, content_s, styles_s)
+        objective = tiles.objective_for(net, loop.cfg, content_s, styles_s)   # StyleObjective, or tiled
         if here:
             x = loop.image
         elif loop.image is None:
