@@ -96,7 +96,8 @@ def check(args) -> None:
         t_tiled = time.perf_counter() - t
         gap, top = (grad - ref_x.grad).abs().max().item(), ref_x.grad.abs().max().item()
         print(f"[check] {'bf16' if mixed else 'fp32'} at {tuple(x.shape[-2:])}, tiles of {args.check_tile}: "
-              f"loss {total.item():.6g} vs {tiled_total.item():.6g} (rel {abs(tiled_total.item() / total.item() - 1):.1e}); "
+              f"loss {total.item():.6g} vs {tiled_total.item():.6g} "
+              f"(rel {abs(tiled_total.item() / total.item() - 1):.1e}); "
               f"gradient max abs diff {gap:.3g}, {gap / top:.1e} of its max {top:.3g}; "
               f"whole {t_whole:.1f} s, tiled {t_tiled:.1f} s (targets included)")
 

@@ -71,7 +71,8 @@ def estimate_bytes(cfg, backbone: str, pixels: int, mixed: bool = False, shape: 
     crop = _crop(cfg, backbone, shape) if shape is not None else pixels
     if crop < pixels:
         full = FULL_VECTORS + OPTIMISER_VECTORS[cfg.optimizer]
-        return (weights + a) * 2**20 + crop * max(slope - full * VECTOR_BYTES, 0) + pixels * (full + vectors) * VECTOR_BYTES
+        follows_crop = max(slope - full * VECTOR_BYTES, 0)
+        return (weights + a) * 2**20 + crop * follows_crop + pixels * (full + vectors) * VECTOR_BYTES
     return (weights + a) * 2**20 + pixels * (slope + vectors * VECTOR_BYTES)
 
 

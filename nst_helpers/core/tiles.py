@@ -101,8 +101,9 @@ def check(cfg, net) -> None:
     layers = [cfg.content_layer, *cfg.style_layers]
     grid, _ = reach(layers)
     if cfg.tile_size % grid:
-        raise ConfigError("tile_size", f"{cfg.tile_size} is not a multiple of {grid} px, the stride of "
-                                       f"{max(layers, key=VGG19_LAYERS.index)}; use e.g. {cfg.tile_size // grid * grid or grid}")
+        deepest, fit = max(layers, key=VGG19_LAYERS.index), cfg.tile_size // grid * grid or grid
+        raise ConfigError("tile_size", f"{cfg.tile_size} is not a multiple of {grid} px, the stride of {deepest}; "
+                                       f"use e.g. {fit}")
 
 
 def objective_for(net, cfg, content: torch.Tensor, style):
