@@ -123,12 +123,12 @@ def tiled_adam(vgg, photo):
     return run(photo, STYLE, run_cfg("adam", tile_size=128), backbone=vgg, progress=False)
 
 
-def test_only_levels_larger_than_a_tile_run_in_tiles(vgg, pair):
+def test_only_levels_larger_than_a_tile_run_in_tiles():
     cfg = preset("exp1", **SHALLOW, tile_size=128)
-    assert type(tiles.objective_for(vgg, cfg, *pair)) is tiles.TiledObjective             # 160 x 128: two tiles
-    small = [resize_to(p, (113, 88)) for p in pair]
-    assert type(tiles.objective_for(vgg, cfg, *small)) is StyleObjective                   # fits in one
-    assert type(tiles.objective_for(vgg, cfg.replace(tile_size=0), *pair)) is StyleObjective
+    assert tiles.in_tiles(cfg, (128, 160))                     # two tiles
+    assert not tiles.in_tiles(cfg, (88, 113))                  # fits in one
+    assert not tiles.in_tiles(cfg, (128, 131))                 # 3 px over: less than a 4 px grid cell, joins the tile
+    assert not tiles.in_tiles(cfg.replace(tile_size=0), (2048, 2048))
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])

@@ -106,14 +106,10 @@ def check(cfg, net) -> None:
                                        f"use e.g. {fit}")
 
 
-def objective_for(net, cfg, content: torch.Tensor, style):
-    """The objective of a level with content (1, 3, h, w): tiled when cfg.tile_size is set and the
-    level does not fit in one tile, else StyleObjective (coarse levels run whole)."""
-    if cfg.tile_size:
-        grid, halo = reach([cfg.content_layer, *cfg.style_layers])
-        if len(tiles(content.shape[-2:], cfg.tile_size, grid, halo)) > 1:
-            return TiledObjective(net, cfg, content, style)
-    return StyleObjective(net, cfg, content, style)
+def in_tiles(cfg, shape) -> bool:
+    """Whether a level of (h, w) `shape` runs in tiles: cfg.tile_size is set and the level does
+    not fit in one tile (the coarse levels that do run whole, as StyleObjective)."""
+    return bool(cfg.tile_size) and len(tiles(shape, cfg.tile_size, *reach([cfg.content_layer, *cfg.style_layers]))) > 1
 
 
 def evaluate(objective, z: torch.Tensor, std: torch.Tensor, mean: torch.Tensor) -> tuple:

@@ -225,7 +225,8 @@ def _run_levels(loop: state.Loop, net, levels: list, content_full, styles: list,
         here = saved if saved and saved["index"] == index else None
         content_s = images.resize_to(content_full, level.shape).to(dev)
         styles_s = [images.resize_to(s, style_shape(level.shape, loop.cfg.stroke_size)).to(dev) for s in styles]
-        objective = tiles.objective_for(net, loop.cfg, content_s, styles_s)   # StyleObjective, or tiled
+        objective = (tiles.TiledObjective if tiles.in_tiles(loop.cfg, level.shape) else StyleObjective)(
+            net, loop.cfg, content_s, styles_s)
         if here:
             x = loop.image
         elif loop.image is None:
