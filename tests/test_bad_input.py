@@ -510,6 +510,8 @@ MASKS = [  # id, the mask(s) given, more flags, problem words, fix words
      ["leave style_blend out"]),
     ("masks with adaptive weights", ["white"], ["--adaptive-weights", "initial"],
      ["--adaptive-weights: is not available with masks yet"], ["set it to 'off'"]),
+    ("masks with tiles", ["white"], ["--tile-size", "512"], ["--tile-size: is not available with masks yet"],
+     ["set it to 0 (off)"]),
 ]
 
 

@@ -72,6 +72,14 @@ def _stroke(text: str) -> float:
     return s
 
 
+def _tile(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give one like 512 (or 0: no tiles)") from None
+    return n   # the config says what a tile size may be (a multiple of 16 from 64 up)
+
+
 def presets_help() -> str:
     """The presets, each with what it does and what it costs on a 2-core CPU (runs/duration.py's
     measured table; the run itself prints its own estimate after a few steps)."""
@@ -128,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stroke-size", type=_stroke, default=None, metavar="S",
                    help="the style image's size relative to the photo's: 2 = strokes twice as big, 0.5 = half "
                         "(default: 1)")
+    p.add_argument("--tile-size", type=_tile, default=None, metavar="PX",
+                   help="big pictures in memory: levels larger than PX px (a multiple of 16, e.g. 512) run in tiles "
+                        "of PX px, with the same loss and gradient (VGG19 only; slower a step); the run prints its "
+                        "memory estimate first (default: 0, no tiles)")
     p.add_argument("--adaptive-weights", default=None, choices=ADAPTIVE_WEIGHTS,
                    help="initial: each style layer's weight is its share of the style term at the photo, whatever "
                         "the layer's own scale (default: off)")
@@ -196,7 +208,7 @@ def _link_problem(path: Path) -> OSError | None:
 # flags that --resume refuses: a resumed run goes on with the settings it started with
 RESUME_CONFLICTS = ("content", "style", "preset", "steps", "size", "content_weight", "style_weight", "backbone",
                     "out", "snapshot_every", "init", "seed", "preserve_colour", "stroke_size", "config", "style_layers", "adaptive_weights", "style_blend",
-                    "mask", "pooling", "tv_weight", "lr", "optimizer")
+                    "mask", "pooling", "tv_weight", "lr", "optimizer", "tile_size")
 _UNSET = object()
 
 

@@ -80,6 +80,8 @@ def _run(argv, sig: Signals):
     from ..core.masks import check_masks, load_masks
     from ..runs import checkpoint, folders, lock
     memory.check_memory(cfg, device, cfg.backbone, paths["content"])  # a run too big for memory: refused now
+    if cfg.tile_size:
+        print(f"[nst] memory: {memory.in_words(cfg, None, paths['content'], device)}")
     out = check_out(args.out)
     content = images.load_image(paths["content"], max_size=cfg.size)
     style = [images.load_image(p, max_size=cfg.size) for p in styles]

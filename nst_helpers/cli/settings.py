@@ -15,7 +15,7 @@ from ..core.config import StyleConfig, preset
 # config fields with a flag of the same name (--content-weight for content_weight, ...)
 FIELD_FLAGS = ("steps", "size", "content_weight", "style_weight", "snapshot_every", "init", "seed", "preserve_colour",
                "stroke_size", "lr", "optimizer", "tv_weight", "style_layers", "adaptive_weights", "style_blend",
-               "pooling")
+               "pooling", "tile_size")
 
 
 class SettingsError(Exception):

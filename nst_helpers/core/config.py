@@ -66,6 +66,7 @@ class StyleConfig:
     adaptive_weights: str = "off"    # "initial": each layer's weight per its term at the photo (objective.py)
     style_blend: list | None = None  # several style images: one weight each (None: equal); their Gram targets blend
     mixed_precision: bool = False    # bf16/fp16 autocast for the backbone only
+    tile_size: int = 0               # 0: off; N: levels larger than N px run in tiles of N px (tiles.py), VGG19
     early_stop_window: int = 0       # 0 = off; else stop when the loss has not improved ...
     early_stop_tol: float = 1e-3     # ... by this relative amount over that many steps
     backbone: str = "auto"           # auto | vgg19 | efficientnet_lite0
@@ -158,10 +159,13 @@ def validate(cfg: StyleConfig) -> None:
             _bad("style_layers", f"weight of {layer} must be a finite number >= 0, got {w}")
     if cfg.content_layer not in layers:
         _bad("content_layer", f"unknown layer {cfg.content_layer!r}; e.g. conv4_2")
-    for name, lo in (("steps", 1), ("snapshot_every", 1), ("size", 32), ("scales", 1), ("early_stop_window", 0)):
+    for name, lo in (("steps", 1), ("snapshot_every", 1), ("size", 32), ("scales", 1), ("early_stop_window", 0),
+                     ("tile_size", 0)):
         v = getattr(cfg, name)
         if not isinstance(v, int) or isinstance(v, bool) or v < lo:
             _bad(name, f"must be an integer >= {lo}, got {v!r}")
+    if cfg.tile_size and (cfg.tile_size < 64 or cfg.tile_size % 16):
+        _bad("tile_size", f"must be 0 (off) or a multiple of 16 from 64 up, e.g. 512; got {cfg.tile_size}")
     if cfg.steps > MAX_STEPS:
         _bad("steps", f"{cfg.steps} is more than {MAX_STEPS:,} steps (weeks of computing; the seed's presets run "
                       "5000); give fewer")

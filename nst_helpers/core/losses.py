@@ -44,7 +44,13 @@ def gram_matrix(features: torch.Tensor, norm: str = "size_independent") -> torch
     with _fp32(features):
         flat = features.float().reshape(n, c, h * w)
         g = flat @ flat.transpose(1, 2)
-    return g if norm == "seed" else g / (c * h * w)
+    return scaled_gram(g, c * h * w, norm)
+
+
+def scaled_gram(g: torch.Tensor, chw: int, norm: str) -> torch.Tensor:
+    """F F^T (N, C, C) of a layer of C*H*W values -> its Gram matrix under `norm` (tiles.py sums
+    F F^T over tiles, then scales by the whole layer's C*H*W)."""
+    return g if norm == "seed" else g / chw
 
 
 def content_loss(target: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
@@ -59,9 +65,15 @@ def layer_style_loss(features: torch.Tensor, style_gram: torch.Tensor, norm: str
     if norm not in GRAM_NORMS:
         raise ValueError(f"unknown gram_norm {norm!r}; use one of {', '.join(GRAM_NORMS)}")
     _, c, h, w = features.shape
-    with _fp32(features):
-        mse = F.mse_loss(gram_matrix(features, norm), style_gram.float())
-    return mse / (c * h * w) if norm == "seed" else mse
+    return gram_loss(gram_matrix(features, norm), style_gram, c * h * w, norm)
+
+
+def gram_loss(gram: torch.Tensor, style_gram: torch.Tensor, chw: int, norm: str = "size_independent") -> torch.Tensor:
+    """One layer's style term from its Gram matrix (N, C, C), both made with `norm`, for a layer of
+    chw = C*H*W values (the seed's loss divides by it). A scalar."""
+    with _fp32(gram):
+        mse = F.mse_loss(gram.float(), style_gram.float())
+    return mse / chw if norm == "seed" else mse
 
 
 def style_loss(target_feats: dict, style_grams: dict, weights: dict, norm: str = "size_independent") -> torch.Tensor:

@@ -63,6 +63,8 @@ def check_masks(cfg) -> None:
                                          "(or the masks)")
     if cfg.adaptive_weights != "off":
         raise ConfigError("adaptive_weights", "is not available with masks yet; set it to 'off'")
+    if cfg.tile_size:
+        raise ConfigError("tile_size", "is not available with masks yet; set it to 0 (off)")
 
 
 def at_shape(masks: list, shape: tuple) -> list:

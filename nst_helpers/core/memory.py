@@ -1,11 +1,13 @@
 """Will a run fit in memory? transfer.run asks before it allocates anything, and so does the
-command line before it loads an image; NotEnoughMemory says how much and what size fits.
+command line before it loads an image; NotEnoughMemory says how much and what size (or tile size) fits.
 
     check_memory(cfg, device, "vgg19", content)     # NotEnoughMemory before anything is allocated
+    in_words(cfg, "vgg19", content)  # '2048 px in tiles of 512 px (+80 halo): about 3.9 GB; untiled about 12 GB'
 """
 import functools
 
-from . import optim, plan
+from . import optim, plan, tiles
+from ..backbones.layers import VGG19_LAYERS
 
 # Peak memory of a run above the memory before it, MiB = a + b * megapixels of its largest
 # pyramid level, measured with benchmarks/memory.py: a fresh process per run, peak RSS from
@@ -27,6 +29,15 @@ MEASURED_HISTORY = 20   # optim.make_optimizer's L-BFGS history when the table w
 FALLBACK = "vgg19"      # a backbone of the caller's own: assume the heaviest one measured
 VECTOR_BYTES = 12       # one image-sized float32 vector: 3 channels x 4 bytes per pixel
 HEADROOM = 0.9          # use at most 90 % of what is free: the estimate is an estimate
+# A tiled run (tiles.py) runs the backbone on one crop at a time but keeps its image-sized vectors
+# at full size. The line's slope holds them: without them, the rest (activations, their gradients)
+# follows the crop. Counted, not measured (benchmarks/big_picture.py prints the estimate beside the
+# measured peak): z, its gradient, the gradient being summed, x, the level's photo and painting,
+# the loop's images (new, best, the level's start), the L-BFGS memo's z and gradient: 10; the content
+# layer's target (512 channels at 1/8 of the side: 32 bytes a pixel): 3; Adam's moments: 2; L-BFGS:
+# 2 per pair of its history, and 4 its line search keeps.
+FULL_VECTORS = 13
+OPTIMISER_VECTORS = {"adam": 2, "lbfgs": 2 * MEASURED_HISTORY + 4}
 
 
 class NotEnoughMemory(MemoryError, ValueError):
@@ -46,15 +57,32 @@ def _mixed_active(cfg, dev) -> bool:
     return cfg.mixed_precision and not isinstance(autocast_for(dev, True), contextlib.nullcontext)
 
 
-def estimate_bytes(cfg, backbone: str, pixels: int, mixed: bool = False) -> float:
+def estimate_bytes(cfg, backbone: str, pixels: int, mixed: bool = False, shape: tuple | None = None) -> float:
     """Peak bytes a run of `cfg` needs with its largest level of `pixels` (h * w) pixels: the
     backbone's weights, the measured line (an L-BFGS history other than the measured one adds
-    or saves two image-sized vectors a pair), and the snapshots kept (each at most full size)."""
+    or saves two image-sized vectors a pair), and the snapshots kept (each at most full size).
+    shape: that level's (h, w); where cfg.tile_size cuts it in tiles, a tiled run's estimate: the
+    line's slope without FULL_VECTORS at the largest crop, those vectors at the full size."""
     weights, *lines = MEMORY_MIB.get(backbone, MEMORY_MIB[FALLBACK])
     lbfgs = cfg.optimizer == "lbfgs"
     a, b = lines[2 * lbfgs + bool(mixed)]
     vectors = cfg.steps // cfg.snapshot_every + (2 * (_lbfgs_history() - MEASURED_HISTORY) if lbfgs else 0)
-    return (weights + a) * 2**20 + pixels * (b * 2**20 / 1e6 + vectors * VECTOR_BYTES)
+    slope = b * 2**20 / 1e6
+    crop = _crop(cfg, backbone, shape) if shape is not None else pixels
+    if crop < pixels:
+        full = FULL_VECTORS + OPTIMISER_VECTORS[cfg.optimizer]
+        follows_crop = max(slope - full * VECTOR_BYTES, 0)
+        return (weights + a) * 2**20 + crop * follows_crop + pixels * (full + vectors) * VECTOR_BYTES
+    return (weights + a) * 2**20 + pixels * (slope + vectors * VECTOR_BYTES)
+
+
+def _crop(cfg, backbone: str, shape) -> int:
+    """Pixels the backbone sees at once at a level of (h, w) `shape`: all of them untiled, in one
+    tile, or where tiles would be refused (tiles.check: VGG19's layers only)."""
+    if not (cfg.tile_size and backbone in tiles.BACKBONES
+            and {cfg.content_layer, *cfg.style_layers} <= set(VGG19_LAYERS)):
+        return shape[0] * shape[1]
+    return tiles.largest_crop(shape, cfg.tile_size, [cfg.content_layer, *cfg.style_layers])
 
 
 def free_bytes(dev) -> tuple[float | None, str]:
@@ -97,9 +125,16 @@ def aspect(content) -> float:
         return 1.0
 
 
+def plan_bytes(cfg, backbone: str, ratio: float = 1.0, mixed: bool = False) -> float:
+    """Peak bytes of a run of `cfg` on an image of short/long side `ratio`: its hungriest level's
+    estimate (a coarse level that fits in one tile runs whole beside a tiled finest one)."""
+    levels = plan.plan(cfg, (max(1, round(cfg.size * ratio)), cfg.size))
+    return max(estimate_bytes(cfg, backbone, lv.pixels, mixed, lv.shape) for lv in levels)
+
+
 def largest_size(cfg, backbone: str, free: float, ratio: float = 1.0, mixed: bool = False) -> int:
     """The longest side (a multiple of 64 from 64 up, else 32 or 0) whose run fits in `free` bytes."""
-    need = lambda size: estimate_bytes(cfg.replace(size=size), backbone, _pixels(size, ratio), mixed)  # noqa: E731
+    need = lambda size: plan_bytes(cfg.replace(size=size), backbone, ratio, mixed)  # noqa: E731
     if need(32) > HEADROOM * free:
         return 0
     lo, hi = 32, 64
@@ -111,36 +146,58 @@ def largest_size(cfg, backbone: str, free: float, ratio: float = 1.0, mixed: boo
     return lo // 64 * 64 or 32
 
 
-def _pixels(size: int, ratio: float) -> int:
-    return size * max(1, round(size * ratio))
+def largest_tile(cfg, backbone: str, free: float, ratio: float = 1.0, mixed: bool = False) -> int:
+    """The largest tile size (a multiple of 64, below the current one and the size) whose run fits
+    in `free` bytes; 0 if none does, or the backbone cannot run in tiles (tiles.check: VGG19 only)."""
+    if backbone not in tiles.BACKBONES:
+        return 0
+    top = min(cfg.tile_size or cfg.size, cfg.size) - 1
+    return next((t for t in range(top // 64 * 64, 63, -64)
+                 if plan_bytes(cfg.replace(tile_size=t), backbone, ratio, mixed) <= HEADROOM * free), 0)
 
 
 def _gb(n: float) -> str:
     return f"{n / 1e9:.0f} GB" if n >= 9.5e9 else f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
-def check_memory(cfg, device=None, backbone: str | None = None, content=None, flag: str = "--size ") -> None:
-    """Raise NotEnoughMemory if a run of `cfg` would not fit in the free memory of `device`
-    (None: the one run() would pick), with the estimate and the largest size that fits.
-    backbone: a name ("auto" is resolved as load_backbone would, without downloading);
-    content: the content image, for its aspect (None: square). flag: how the fix names the
-    size (the CLI's --size, "size=" for Python)."""
+def _resolve(cfg, device, backbone, content) -> tuple:
+    """(torch.device, backbone name, the content's short/long side, whether autocast acts)."""
     import torch
     from ..backbones import choose_backbone
     from .devices import pick_device
     dev = pick_device(device) if not isinstance(device, torch.device) else device
     name = backbone or cfg.backbone
     name = choose_backbone(name)[0] if name == "auto" else name
+    return dev, name, aspect(content), _mixed_active(cfg, dev)   # content None: square
+
+
+def in_words(cfg, backbone: str | None = None, content=None, device=None) -> str:
+    """The run's memory estimate as a line to print before it: '2048 px in tiles of 512 px (+80 halo):
+    about 3.9 GB; untiled about 12 GB', or '512 px: about 1.4 GB' for a run in one piece."""
+    _, name, ratio, mixed = _resolve(cfg, device, backbone, content)
+    need, whole = plan_bytes(cfg, name, ratio, mixed), plan_bytes(cfg.replace(tile_size=0), name, ratio, mixed)
+    if need == whole:
+        return f"{cfg.size} px: about {_gb(need)}"
+    halo = tiles.reach([cfg.content_layer, *cfg.style_layers])[1]
+    return f"{cfg.size} px in tiles of {cfg.tile_size} px (+{halo} halo): about {_gb(need)}; untiled about {_gb(whole)}"
+
+
+def check_memory(cfg, device=None, backbone: str | None = None, content=None, flag: str = "--size ") -> None:
+    """Raise NotEnoughMemory if a run of `cfg` would not fit in the free memory of `device`
+    (None: the one run() would pick), with the estimate, the largest size and tile size that fit.
+    backbone: a name ("auto" is resolved as load_backbone would, without downloading);
+    content: the content image, for its aspect (None: square). flag: how the fix names the
+    size (the CLI's --size, "size=" for Python; the tile size's follows it)."""
+    dev, name, ratio, mixed = _resolve(cfg, device, backbone, content)
     free, where = free_bytes(dev)
     if free is None:
         return
-    ratio, mixed = aspect(content), _mixed_active(cfg, dev)   # content None: square
-    largest = max(level.pixels for level in plan.plan(cfg, (max(1, round(cfg.size * ratio)), cfg.size)))
-    need = estimate_bytes(cfg, name, largest, mixed)
+    need = plan_bytes(cfg, name, ratio, mixed)
     if need <= HEADROOM * free:
         return
-    fits = largest_size(cfg, name, free, ratio, mixed)
-    fix = (f"use {flag}{fits} or less" if fits else
-           "close other programs or use a machine with more memory")
+    fits, tile = largest_size(cfg, name, free, ratio, mixed), largest_tile(cfg, name, free, ratio, mixed)
+    tile_flag = "--tile-size " if flag.startswith("--") else "tile_size="
+    fixes = [f"{flag}{fits} or less"] * bool(fits) + [f"{tile_flag}{tile}"] * bool(tile)
+    fix = "use " + ", or ".join(fixes) if fixes else "close other programs or use a machine with more memory"
     raise NotEnoughMemory(f"a {cfg.size} px run on {name} needs about {_gb(need)} of memory, "
                           f"{where} has {_gb(free)} free; {fix}")

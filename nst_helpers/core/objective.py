@@ -72,8 +72,7 @@ class StyleObjective:
         self.style_weights = style_layer_weights(net, cfg)
         self.layers = sorted({self.content_layer, *self.style_weights}, key=net.layer_names.index)
         self.style_scale, self.tv_scale = style_scale(net, cfg.gram_norm), tv_scale(net)
-        with torch.no_grad(), self.amp():
-            self.content_target = net(nhwc(content), [self.content_layer])[self.content_layer].float()
+        self.content_target = self.content_features(content)
         styles = style if isinstance(style, (list, tuple)) else [style]
         blend = cfg.style_blend or [1.0] * len(styles)
         grams = [(w, self.target_grams(content, s)) for w, s in zip(blend, styles) if w > 0]
@@ -86,22 +85,31 @@ class StyleObjective:
         self.keep = None if masks is None else masks_mod.keep(masks)   # where the gradient counts
         self.areas = {}
 
+    def content_features(self, image: torch.Tensor) -> torch.Tensor:
+        """The content layer's activations (1, C, h, w) for image (1, 3, H, W), fp32, without grad."""
+        with torch.no_grad(), self.amp():
+            return self.net(nhwc(image), [self.content_layer])[self.content_layer].float()
+
+    def grams(self, image: torch.Tensor) -> dict:
+        """{style layer: (its Gram matrix (1, C, C) under cfg.gram_norm, fp32, the layer's C*h*w)}
+        for image (1, 3, H, W), without grad (tiles.TiledObjective sums them over tiles)."""
+        with torch.no_grad():
+            with self.amp():
+                feats = self.net(nhwc(image), list(self.style_weights))
+            return {k: (losses.gram_matrix(v, self.cfg.gram_norm), v[0].numel()) for k, v in feats.items()}
+
     def target_grams(self, content: torch.Tensor, style: torch.Tensor) -> dict:
         """{layer: the style image's Gram matrix}, fp32 (outside autocast, like the loss's own). The
         seed's Gram sums over positions: a style image of another size (stroke_size) is brought to
         the content's area, so that only the size of its strokes changes, not the loss's scale."""
-        with torch.no_grad():
-            with self.amp():
-                feats = self.net(nhwc(style), list(self.style_weights))
-            area = content.shape[-2] * content.shape[-1] / (style.shape[-2] * style.shape[-1])
-            factor = area if self.cfg.gram_norm == "seed" else 1.0
-            return {k: losses.gram_matrix(v, self.cfg.gram_norm) * factor for k, v in feats.items()}
+        area = content.shape[-2] * content.shape[-1] / (style.shape[-2] * style.shape[-1])
+        factor = area if self.cfg.gram_norm == "seed" else 1.0
+        return {k: g * factor for k, (g, _) in self.grams(style).items()}
 
     def layer_terms(self, image: torch.Tensor) -> dict:
         """{backbone layer: its unweighted style term for image (1, 3, H, W)}, without grad."""
-        with torch.no_grad(), self.amp():
-            feats = self.net(nhwc(image), list(self.style_weights))
-        return {k: losses.layer_style_loss(feats[k], self.style_grams[k], self.cfg.gram_norm).item()
+        grams = self.grams(image)
+        return {k: losses.gram_loss(grams[k][0], self.style_grams[k], grams[k][1], self.cfg.gram_norm).item()
                 for k in self.style_weights}
 
     def adapt_weights(self, content: torch.Tensor) -> dict:

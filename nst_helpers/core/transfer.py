@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import images, optim, plan, preserve, state
+from . import images, optim, plan, preserve, state, tiles
 from .recovery import MAX_RECOVERIES, blow_up, recover
 from ..backbones import load_backbone
 from .config import StyleConfig
@@ -94,10 +94,7 @@ def _closure(objective: StyleObjective, level: state.ScaleState, row: dict, bad:
             z.grad, total, parts = memo["grad"].clone(), memo["total"], memo["parts"]
         else:
             opt.zero_grad(set_to_none=True)
-            total, parts = objective(z * std + mean)
-            total.backward()
-            if objective.keep is not None:   # masks: outside every one the picture keeps its start
-                z.grad.mul_(objective.keep)
+            total, parts = tiles.evaluate(objective, z, std, mean)   # z.grad: whole, or tile by tile (masked)
             total, parts = total.detach(), {k: v.item() for k, v in parts.items()}
             if not bad and not torch.isfinite(total):  # any evaluation, the line search's too
                 bad.append("the loss")
@@ -191,6 +188,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     masks = resume_from.get("masks") if resume_from else given_masks(cfg, masks, content_full, len(styles))
     levels = plan.plan(cfg, content_full.shape[-2:], net.min_size, net.name)
     check_stroke(cfg, levels, net)
+    tiles.check(cfg, net)
     for cb in callbacks:
         if hasattr(cb, "start"):
             cb.start(levels)
@@ -234,7 +232,8 @@ def _run_levels(loop: state.Loop, net, levels: list, content_full, styles: list,
         content_s = images.resize_to(content_full, level.shape).to(dev)
         styles_s = [images.resize_to(s, style_shape(level.shape, loop.cfg.stroke_size)).to(dev) for s in styles]
         masks_s = None if result.masks is None else [m.to(dev) for m in at_shape(result.masks, level.shape)]
-        objective = StyleObjective(net, loop.cfg, content_s, styles_s, masks_s)
+        objective = (tiles.TiledObjective(net, loop.cfg, content_s, styles_s) if tiles.in_tiles(loop.cfg, level.shape)
+                     else StyleObjective(net, loop.cfg, content_s, styles_s, masks_s))
         if here:
             x = loop.image
         elif loop.image is None:
