@@ -106,3 +106,11 @@ def frame_flow(current: torch.Tensor, previous: torch.Tensor, method: str = "dis
     the current one (both (1, 3, H, W)): what warping the previous stylised frame needs."""
     backward, forward = flow(current, previous, method), flow(previous, current, method)
     return backward, reliable(backward, forward)
+
+
+def rule() -> str:
+    """The reliability rule in words, with its constants (notebook 07 prints it)."""
+    (a, b), (c, d) = CONSISTENCY, BOUNDARY
+    return (f"disoccluded where |w + w'|^2 > {a:g} (|w|^2 + |w'|^2) + {b:g} (w: backward flow, w': forward flow "
+            f"where each pixel came from)\nmotion boundary where |grad u|^2 + |grad v|^2 > {c:g} |w|^2 + {d:g}\n"
+            "and unreliable where p + w(p) leaves the frame; everywhere else the temporal loss holds")

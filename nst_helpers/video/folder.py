@@ -93,19 +93,23 @@ def read_settings(folder) -> dict:
     return settings
 
 
-def flicker_figure(rows: list, title: str = "flicker: warping error per frame"):
-    """The warping error of each frame against the one before, per pass (matplotlib Figure)."""
+def flicker_figure(rows: list, temporal_weight: float, title: str = "flicker: warping error per frame"):
+    """The warping error of each frame against the one before, per pass (a matplotlib Figure; log
+    scale: the temporal loss takes it down by orders of magnitude)."""
     from matplotlib.figure import Figure
     fig = Figure(figsize=(7, 3.2), layout="constrained")
     ax = fig.subplots()
-    for key, label in (("plain_warping_error", "plain (frame by frame)"), ("warping_error", "this run")):
+    main = f"temporal loss, weight {temporal_weight:g}" if temporal_weight else "frame by frame"
+    for key, label in (("plain_warping_error", "frame by frame"), ("warping_error", main)):
         points = [(r["frame"], r[key]) for r in rows if r.get(key) is not None]
         if points:
             ax.plot(*zip(*points), marker="o", label=label)
+    if ax.lines:   # one frame has no pair to measure
+        ax.set_yscale("log")
+        ax.legend()
     ax.set_xlabel("frame")
     ax.set_ylabel("warping error (masked MSE)")
     ax.set_title(title)
-    ax.legend()
     return fig
 
 
@@ -122,7 +126,7 @@ def finish(folder, settings: dict, rows: list, results: dict) -> None:
     clips.write_clip((load_image(frame_png(folder, MAIN, t)) for t in range(n)), folder / "stylised.mp4", fps)
     if settings["compare"]:
         clips.write_clip(_side_by_side(folder, settings, n), folder / "side_by_side.mp4", fps)
-    folders.save_figure(flicker_figure(rows), folder / "flicker.png")
+    folders.save_figure(flicker_figure(rows, settings["temporal_weight"]), folder / "flicker.png")
     write_settings(folder, {**settings, **results})
     folders.mark_complete(folder)
     # after DONE, as runs/folders.py does: the floats, the bytes of writes a kill cut short, the lock file
