@@ -30,8 +30,8 @@ from . import folder as vf
 from .flow import frame_flow, warp
 from .temporal import TemporalLoss, pair_error
 
-TEMPORAL_WEIGHT = 2e5   # the fast preset's loss is ~1e3-1e4 when a frame ends: a mean squared
-                        # difference of 0.01 against the warped frame then costs about as much
+TEMPORAL_WEIGHT = 2e5   # calibrated on Lite0 (64-128 px), where the fast preset's loss is ~1e3-1e4 near a frame's end:
+                        # a mean squared difference of 0.01 from the warped frame then costs about as much
 LATER_SHARE = 3         # a later frame gets 1/3 of the steps (benchmarks/video.py: enough to settle)
 STOPPED = ("interrupted", "stopped")
 
