@@ -3,6 +3,7 @@
     backbones   imports backbones only (and core.progress, a leaf: the download's progress bar)
     core        imports core and backbones
     runs        imports core, backbones and runs
+    video       a capability: imports core, backbones, runs and video
     cli, notebook   the faces: import the rest; nothing else imports them, nor one the other
     matplotlib, IPython, ipywidgets   only outside core and backbones
 
@@ -20,8 +21,9 @@ ALLOWED = {  # layer -> the layers it may import
     "backbones": {"backbones", "core.progress"},
     "core": {"core", "backbones"},
     "runs": {"core", "backbones", "runs"},
-    "cli": {"core", "backbones", "runs", "cli"},
-    "notebook": {"core", "backbones", "runs", "notebook"},
+    "video": {"core", "backbones", "runs", "video"},   # a capability over the core (video/)
+    "cli": {"core", "backbones", "runs", "video", "cli"},
+    "notebook": {"core", "backbones", "runs", "video", "notebook"},
 }
 
 

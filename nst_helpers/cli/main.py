@@ -122,8 +122,12 @@ def _drop_if_empty(folder: Path) -> None:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["video"]:   # a subcommand: cli/video.py
+        from .video import main as video
+        return video(argv[1:])
     with forgiving_stdout():   # a closed or full stdout never fails a run (streams.py)
-        return _main(sys.argv[1:] if argv is None else list(argv))
+        return _main(argv)
 
 
 def _main(argv: list) -> int:

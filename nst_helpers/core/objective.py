@@ -62,11 +62,12 @@ class StyleObjective:
     content, style: (1, 3, H, W) and (1, 3, h, w) in [0, 1] on the net's device (the caller
     resizes the style to the content's size, times the stroke size). Targets are computed without
     grad; Gram matrices in fp32. cfg.adaptive_weights "initial": see adapt_weights. masks: one
-    (1, 1, H, W) per style image (masks.py), each style then held to its region.
+    (1, 1, H, W) per style image (masks.py), each style then held to its region. extra_loss: a caller's
+    own term f(image (1, 3, H, W)) -> 0-dim tensor, added to the total as it is (video/: the temporal loss).
     """
 
-    def __init__(self, net, cfg: StyleConfig, content: torch.Tensor, style, masks: list | None = None):
-        self.net, self.cfg = net, cfg
+    def __init__(self, net, cfg: StyleConfig, content: torch.Tensor, style, masks: list | None = None, extra_loss=None):
+        self.net, self.cfg, self.extra_loss = net, cfg, extra_loss
         self.amp = lambda: autocast_for(content.device, cfg.mixed_precision)
         self.content_layer = resolve_layers(net, [cfg.content_layer])[0]
         self.style_weights = style_layer_weights(net, cfg)
@@ -126,7 +127,7 @@ class StyleObjective:
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """image (1, 3, H, W) in [0, 1] -> (weighted total, {content, style, tv} unweighted
-        except that style includes style_scale and tv tv_scale), all 0-dim tensors."""
+        except that style includes style_scale and tv tv_scale, and extra with extra_loss), all 0-dim tensors."""
         cfg = self.cfg
         with self.amp():
             feats = self.net(nhwc(image), self.layers)
@@ -135,7 +136,10 @@ class StyleObjective:
              masks_mod.style_loss(feats, self.regions, self.style_weights, cfg.gram_norm, self.areas)) * self.style_scale
         tv = losses.total_variation(image) * self.tv_scale if cfg.tv_weight else torch.zeros((), device=image.device)
         total = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * tv
-        return total, {"content": c, "style": s, "tv": tv}
+        if self.extra_loss is None:
+            return total, {"content": c, "style": s, "tv": tv}
+        extra = self.extra_loss(image)
+        return total + extra, {"content": c, "style": s, "tv": tv, "extra": extra}
 
 
 def layer_balance(net, cfg: StyleConfig, image: torch.Tensor, style: torch.Tensor) -> list[dict]:

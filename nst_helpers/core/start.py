@@ -85,3 +85,15 @@ def check_blend(cfg: StyleConfig, count: int) -> None:
     if cfg.style_blend is not None and len(cfg.style_blend) != count:
         raise ConfigError("style_blend", f"gives {len(cfg.style_blend)} weight(s) for {count} style image(s); "
                           "give one weight per style image")
+
+
+def given_start(start, extra_loss, content: torch.Tensor, checkpointed: bool) -> torch.Tensor | None:
+    """A caller's start image (any source as_image takes) at the content's (h, w), or None. A start
+    or an extra_loss with checkpoints (or resume_from) is refused: a function cannot be saved."""
+    if checkpointed and (start is not None or extra_loss is not None):
+        raise ValueError("start= and extra_loss= are not kept in checkpoints; leave checkpoints and resume_from "
+                         "out with them (video/ resumes a clip frame by frame)")
+    if start is None:
+        return None
+    image = as_image(start, max(content.shape[-2:]), "start")
+    return image if image.shape[-2:] == content.shape[-2:] else images.resize_to(image, content.shape[-2:])

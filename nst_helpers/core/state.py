@@ -153,3 +153,16 @@ def begin(loop: Loop, saved: dict | None, n_scales: int) -> tuple[dict | None, i
     if start == n_scales and scale["reason"] == "early_stop":
         loop.result.stop_reason = "early_stop"
     return scale, start
+
+
+def finish(loop: Loop) -> None:
+    """The result's final image and time; the callbacks hear the last step if they have not."""
+    result, mode = loop.result, loop.cfg.preserve_colour
+    if loop.image is not None:
+        result.image = preserve.finish(mode, loop.image.detach().clamp(0, 1).cpu(), result.content)
+        result.snapshots.update({k: preserve.finish(mode, v, result.content) for k, v in result.snapshots.items()})
+        result.snapshots.setdefault(loop.step, result.image)
+        if loop.callbacks and result.history and loop.step % loop.callback_every != 0:
+            for cb in loop.callbacks:
+                cb(loop.step, result.history[-1], result.image)
+    result.seconds = time.perf_counter() - loop.t0

@@ -89,11 +89,14 @@ def _spec(module: nn.Module):
     return None
 
 
-def check(cfg, net) -> None:
+def check(cfg, net, extra_loss=None) -> None:
     """Refuse a tiled run whose tiles could not be exact: a backbone other than VGG19 (its strides
-    and receptive fields are not known here), or a tile size off the deepest layer's grid."""
+    and receptive fields are not known here), a tile size off the deepest layer's grid, or a
+    caller's extra_loss (run()'s hook, evaluated on the whole image only)."""
     if not cfg.tile_size:
         return
+    if extra_loss is not None:
+        raise ConfigError("tile_size", "does not take run()'s extra_loss (a term of the whole image); set it to 0")
     if not (isinstance(net, VGG19Features) and all(_spec(m) == _op(n) for n, m in zip(VGG19_LAYERS, net.features))):
         raise ConfigError("tile_size", f"tiles need a VGG19 backbone (its strides and receptive fields are known), "
                                        f"not {getattr(net, 'name', type(net).__name__)}; use backbone vgg19 or "

@@ -25,7 +25,8 @@ from .devices import on_device, pick_device
 from .masks import at_shape, given_masks
 from .memory import check_memory
 from .objective import StyleObjective
-from .start import as_image, check_blend, check_pooling, check_stroke, checked, initial_image, style_images, style_shape
+from .start import (as_image, check_blend, check_pooling, check_stroke, checked, given_start, initial_image,
+                    style_images, style_shape)
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -157,7 +158,7 @@ def _optimise_scale(loop: state.Loop, objective: StyleObjective, x: torch.Tensor
 
 def run(content, style, config: StyleConfig | None = None, callbacks=(), callback_every: int = 10,
         backbone=None, device=None, progress: bool = True, stop_event=None, checkpoints=None,
-        resume_from: dict | None = None, masks=None) -> TransferResult:
+        resume_from: dict | None = None, masks=None, start=None, extra_loss=None) -> TransferResult:
     """Stylise `content` with `style`: paths to regular files, PIL images, (H, W[, 1|3|4]) arrays,
     or (C, H, W) / (1, C, H, W) tensors with C = 1, 3 or 4 (uint8 0-255, or float in [0, 1]; see
     start.as_image). `config` is validated again here (a field changed after preset() too).
@@ -174,7 +175,9 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
     after that). resume_from: a checkpoint payload (runs.checkpoint.load) to go on from; content,
     style and config are then its own (pass None), and so must the backbone be (runs.checkpoint.resume).
     masks: one per style image (a path, PIL image, array or tensor; white = that style there), each
-    style then goes to its region only (core/masks.py).
+    style then goes to its region only (core/masks.py). start: an image (as content) to start from instead
+    of cfg.init; extra_loss: f(image (1, 3, h, w)) -> 0-dim tensor added to the total (history: "extra");
+    a caller's hooks (video/), never kept in a checkpoint: with either, no checkpoints or resume_from.
     """
     cfg = StyleConfig.from_dict(resume_from["config"]) if resume_from else checked(config)
     dev = pick_device(device)
@@ -186,9 +189,10 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
                             else (as_image(content, cfg.size, "content"), style_images(style, cfg.size)))
     check_blend(cfg, len(styles))
     masks = resume_from.get("masks") if resume_from else given_masks(cfg, masks, content_full, len(styles))
+    start = given_start(start, extra_loss, content_full, checkpoints is not None or resume_from is not None)
     levels = plan.plan(cfg, content_full.shape[-2:], net.min_size, net.name)
     check_stroke(cfg, levels, net)
-    tiles.check(cfg, net)
+    tiles.check(cfg, net, extra_loss)
     for cb in callbacks:
         if hasattr(cb, "start"):
             cb.start(levels)
@@ -202,7 +206,7 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
         bar = progress_bar(total=cfg.steps, desc=f"{cfg.name} on {net.name}", unit="step")
     loop = state.Loop(result, cfg, tuple(callbacks), callback_every, stop_event, bar, time.perf_counter(), checkpoints)
     try:
-        _run_levels(loop, net, levels, content_full, styles, resume_from)
+        _run_levels(loop, net, levels, content_full, styles, resume_from, start, extra_loss)
     except KeyboardInterrupt:
         result.stop_reason = "interrupted"
     except BaseException as err:
@@ -213,11 +217,12 @@ def run(content, style, config: StyleConfig | None = None, callbacks=(), callbac
             bar.close()
     if checkpoints is not None and result.stop_reason in ("interrupted", "stopped"):
         checkpoints.keep_work(loop)
-    _finish(loop)
+    state.finish(loop)
     return result
 
 
-def _run_levels(loop: state.Loop, net, levels: list, content_full, styles: list, resume_from) -> None:
+def _run_levels(loop: state.Loop, net, levels: list, content_full, styles: list, resume_from, begin=None,
+                extra_loss=None) -> None:
     """Every pyramid level in turn, from the checkpoint's level when resumed; sets stop_reason.
     The images are those the optimisation sees (preserve.prepare: the originals, or their luminance)."""
     result, dev = loop.result, torch.device(loop.result.device)
@@ -233,11 +238,12 @@ def _run_levels(loop: state.Loop, net, levels: list, content_full, styles: list,
         styles_s = [images.resize_to(s, style_shape(level.shape, loop.cfg.stroke_size)).to(dev) for s in styles]
         masks_s = None if result.masks is None else [m.to(dev) for m in at_shape(result.masks, level.shape)]
         objective = (tiles.TiledObjective(net, loop.cfg, content_s, styles_s) if tiles.in_tiles(loop.cfg, level.shape)
-                     else StyleObjective(net, loop.cfg, content_s, styles_s, masks_s))
+                     else StyleObjective(net, loop.cfg, content_s, styles_s, masks_s, extra_loss))
         if here:
             x = loop.image
         elif loop.image is None:
-            x = initial_image(loop.cfg, content_s, styles_s[0])
+            x = (initial_image(loop.cfg, content_s, styles_s[0]) if begin is None
+                 else images.resize_to(preserve.prepare(mode, begin, styles[0])[0], level.shape).to(dev))
             x = x if objective.keep is None else objective.keep * x + (1 - objective.keep) * content_s  # photo outside
         else:
             x = images.resize_to(loop.image, level.shape)
@@ -247,15 +253,3 @@ def _run_levels(loop: state.Loop, net, levels: list, content_full, styles: list,
         if reason in ("stopped", "diverged"):
             return
 
-
-def _finish(loop: state.Loop) -> None:
-    """The result's final image and time; the callbacks hear the last step if they have not."""
-    result, mode = loop.result, loop.cfg.preserve_colour
-    if loop.image is not None:
-        result.image = preserve.finish(mode, loop.image.detach().clamp(0, 1).cpu(), result.content)
-        result.snapshots.update({k: preserve.finish(mode, v, result.content) for k, v in result.snapshots.items()})
-        result.snapshots.setdefault(loop.step, result.image)
-        if loop.callbacks and result.history and loop.step % loop.callback_every != 0:
-            for cb in loop.callbacks:
-                cb(loop.step, result.history[-1], result.image)
-    result.seconds = time.perf_counter() - loop.t0
