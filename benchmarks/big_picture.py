@@ -18,28 +18,23 @@ tiles' gradient is exact: the difference is float rounding) and in the recipe's 
 backbone's rounding differs between a crop and the whole image): max abs and relative differences.
 """
 import argparse
-import resource
 import time
 from pathlib import Path
 
 from nst_helpers.backbones import load_backbone  # first: torch's threads then wait passively
 
 from nst_helpers import preset, run  # noqa: E402
-from nst_helpers.core import images, memory, plan, tiles  # noqa: E402
+from nst_helpers.core import images, memory, plan, recipes, tiles  # noqa: E402
 from nst_helpers.core.objective import StyleObjective  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT, STYLE = ROOT / "images" / "content.jpg", ROOT / "images" / "style.jpg"
-SCALE_STEPS = [30, 15, 8, 5, 4]   # 512, 724, 1024, 1448, 2048 px at --size 2048
+SCALE_STEPS = recipes.BIG_SCALE_STEPS   # 512, 724, 1024, 1448, 2048 px at --size 2048
 
 
 def rss_mib(key: str = "VmHWM:") -> float:
-    """The process's peak (VmHWM) or current (VmRSS) resident memory in MiB; ru_maxrss without /proc."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith(key)) / 1024
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The process's peak (VmHWM) or current (VmRSS) resident memory in MiB (core/memory.py)."""
+    return memory.resident_bytes(peak=key == "VmHWM:") / 2**20
 
 
 def config(size: int, scale_steps: list, tile: int, backbone: str):

@@ -504,11 +504,13 @@ def test_the_controls_of_notebook_06_are_in_the_panel(make_panel):
     panel.apply_preset("baseline")
     assert (panel.preserve_colour.value, panel.init.value, panel.adaptive_weights.value) == ("off", "content", "off")
     panel.preserve_colour.value, panel.init.value, panel.adaptive_weights.value = "luminance", "gray", "initial"
-    panel.stroke_size.value = 2.0
+    panel.stroke_size.value, panel.pooling.value, panel.tile_size.value = 2.0, "avg", 512
     cfg = panel.config()
     assert (cfg.preserve_colour, cfg.init, cfg.adaptive_weights, cfg.stroke_size) == ("luminance", "gray", "initial", 2.0)
+    assert (cfg.pooling, cfg.tile_size) == ("avg", 512)
     panel.apply_preset("fast")   # a preset fills them again
     assert (panel.config().init, panel.config().stroke_size) == ("content_in_style_colours", 1.0)
+    assert (panel.config().pooling, panel.config().tile_size) == ("max", 0)
 
 
 

@@ -85,6 +85,18 @@ def _crop(cfg, backbone: str, shape) -> int:
     return tiles.largest_crop(shape, cfg.tile_size, [cfg.content_layer, *cfg.style_layers])
 
 
+def resident_bytes(peak: bool = True) -> float:
+    """This process's peak (VmHWM) or current (VmRSS) resident memory in bytes; ru_maxrss (the
+    peak) where /proc is not there."""
+    key = "VmHWM:" if peak else "VmRSS:"
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(key)) * 1024.0
+    except (OSError, StopIteration):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
+
+
 def free_bytes(dev) -> tuple[float | None, str]:
     """(bytes free, where) on torch.device `dev`: a GPU's free memory, else the machine's
     available RAM (psutil, else /proc/meminfo MemAvailable); None where neither can be read."""

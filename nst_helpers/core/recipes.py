@@ -55,3 +55,15 @@ def fast(size: int, steps: int, backbone: str) -> dict:
                 scales=len(budgets) if budgets else 1, scale_steps=budgets if budgets and len(budgets) > 1 else None,
                 early_stop_window=20, early_stop_tol=1e-3, gram_norm="size_independent", init="content_in_style_colours",
                 style_layers=dict(FAST_STYLE_LAYERS), tv_weight=FAST_TV_WEIGHT, **recipe)
+
+
+# Big pictures (core/tiles.py): the fast recipe on a 5-level pyramid to `size` (512, 724, 1024,
+# 1448, 2048 px at 2048), the coarse levels placing the strokes cheaply, the finest only refining
+# (a 2048 px step in tiles costs ~40 coarse ones); no early stop, so the cost is known beforehand.
+BIG_SCALE_STEPS = [30, 15, 8, 5, 4]
+
+
+def big(size: int, tile_size: int) -> dict:
+    """preset("fast", **big(2048, 512)): the big-picture recipe's overrides of the fast preset."""
+    return dict(size=size, steps=sum(BIG_SCALE_STEPS), scales=len(BIG_SCALE_STEPS), scale_steps=list(BIG_SCALE_STEPS),
+                tile_size=tile_size, early_stop_window=0)

@@ -21,7 +21,7 @@ CONTROLS = {   # field: (what it does, its values)
     "adaptive_weights": ("each layer's weight as its share of the style term at the photo", cfgmod.ADAPTIVE_WEIGHTS),
     "pooling": ("VGG19's pooling (Gatys et al. chose avg)", ("max", "avg")),
     "masks": ("where each style goes (a run argument, --mask)", "one mask per style"),
-    "tile_size": ("big pictures: the finest scales in tiles of this side", "0 (off), or px"),
+    "tile_size": ("big pictures: levels larger than a tile run in tiles (VGG19)", "0 (off), or px, a multiple of 16"),
 }
 
 
@@ -123,3 +123,20 @@ def judge_table(results: dict, style, optimised_on: str) -> str:
         got = judge.judge(r.image, r.content, style, net)
         rows.append(f"| {label} | " + " | ".join(f"{got[k]:.3f}" for k in ("style", "colour", "structure", "noise")) + " |")
     return "\n".join(rows)
+
+
+def big_picture(s, net, size: int, tile_size: int, steps: int | None = None):
+    """The bundled pair (s.content, s.style) at `size` px in tiles of `tile_size` (recipes.big, the
+    fast recipe on a 5-level pyramid): the memory estimate printed first, then (TransferResult,
+    "what it took": seconds, and the kernel's peak resident memory against the estimate)."""
+    from ..core import memory, recipes
+    cfg = cfgmod.preset("fast", backbone=net.name, **recipes.big(size, tile_size))
+    cfg = cfg if steps is None else cfg.replace(steps=steps)   # fewer: the pyramid keeps its proportions
+    print(f"estimate: {memory.in_words(cfg, net.name, s.content)}")
+    before = memory.resident_bytes(peak=False)
+    result = run(s.content, s.style, cfg, backbone=net, progress=True)
+    peak = memory.resident_bytes()
+    h, w = result.image.shape[-2:]
+    return result, (f"{w}x{h} px in {result.seconds / 60:.1f} min ({len(result.history)} steps, {result.stop_reason}); "
+                    f"peak resident memory {peak / 2**30:.2f} GiB, {(peak - before) / 2**30:.2f} GiB above the "
+                    "kernel's before the run")

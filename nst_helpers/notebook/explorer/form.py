@@ -22,7 +22,8 @@ from .controls import CHOOSER, PICKER, slider
 LABELS = {"content_weight": "content weight", "style_weight": "style weight", "lr": "learning rate",
           "steps": "steps", "size": "size", "stroke_size": "stroke size"}
 CHOICES = {"preserve_colour": ("colour", PRESERVE_COLOUR), "init": ("start", INITS),
-           "adaptive_weights": ("adaptive", ADAPTIVE_WEIGHTS), "pooling": ("pooling", ("max", "avg"))}
+           "adaptive_weights": ("adaptive", ADAPTIVE_WEIGHTS), "pooling": ("pooling", ("max", "avg")),
+           "tile_size": ("tiles (px)", (0, 256, 512, 1024))}   # 0: one piece; core/tiles.py, VGG19
 # (the controls' dropdowns: label, options)
 UNITS = {"size": "px"}
 
