@@ -3,8 +3,9 @@
 - frame 0 is a picture run (core.transfer.run) with the config as it is;
 - each later frame starts from the previous stylised frame warped by the input's optical flow
   (where the flow is unreliable, disoccluded pixels: the frame's own start, cfg.init), and is
-  optimised with the style and content loss plus temporal_weight x the temporal loss, with a third
-  of the steps on one scale: it starts close to its answer, and a coarse level would blur it away;
+  optimised with the style and content loss plus temporal_weight x the temporal loss, on one scale
+  (a coarse level would blur the warped start away) for a quarter of the picture run's work: it
+  starts close to its answer (later_config);
 - temporal_weight = 0 is plain per-frame transfer: every frame a picture run from its own start.
 
 With compare=True the plain frames are made too (plain/), for the side-by-side video and the
@@ -22,6 +23,7 @@ from ..backbones import load_backbone
 from ..core import preserve
 from ..core.config import StyleConfig
 from ..core.images import load_image, resize_to
+from ..core.plan import plan
 from ..core.start import checked, initial_image
 from ..core.transfer import run
 from ..runs import folders, lock
@@ -32,7 +34,7 @@ from .temporal import TemporalLoss, pair_error
 
 TEMPORAL_WEIGHT = 2e5   # calibrated on Lite0 (64-128 px), where the fast preset's loss is ~1e3-1e4 near a frame's end:
                         # a mean squared difference of 0.01 from the warped frame then costs about as much
-LATER_SHARE = 3         # a later frame gets 1/3 of the steps (benchmarks/video.py: enough to settle)
+LATER_SHARE = 4         # a later frame costs ~1/4 of frame 0's steps (the flow and warp add the rest of a third)
 STOPPED = ("interrupted", "stopped")
 
 
@@ -49,8 +51,14 @@ class VideoResult:
 
 
 def later_config(cfg: StyleConfig, steps: int | None = None) -> StyleConfig:
-    """A later frame's config: one scale at full size, `steps` (default: a third of cfg's) steps."""
-    return cfg.replace(steps=steps or max(1, cfg.steps // LATER_SHARE), scales=1, scale_steps=None)
+    """A later frame's config: one scale at full size, `steps` steps; by default as many as cost a
+    LATER_SHARE-th of the picture run: its pyramid's steps counted in full-size steps (a step at
+    half the side costs a quarter), so a 3-level fast run (50 + 50 + 50) gives 22, not 50."""
+    if not steps:
+        levels = plan(cfg)
+        full = sum(lv.steps * lv.pixels for lv in levels) / levels[-1].pixels
+        steps = max(1, round(full / LATER_SHARE))
+    return cfg.replace(steps=steps, scales=1, scale_steps=None)
 
 
 def new_video(clip, style, config: StyleConfig | None = None, temporal_weight: float = TEMPORAL_WEIGHT,
@@ -142,7 +150,6 @@ def _frames(folder: Path, s: dict, net, device, bar, stop_event) -> str:
             if t == 0 and pass_dir == vf.PLAIN:   # frame 0 is a picture run in both
                 new[pass_dir] = new[vf.MAIN]
                 row.update(plain_seconds=row["seconds"], plain_steps=row["steps"], plain_warping_error=None)
-                vf.save_frame(folder, pass_dir, t, new[pass_dir])
                 continue
             job = (cfg, None) if t == 0 or weight == 0 else (later, _temporal(cfg, frame, style, prev[pass_dir], flows, weight))
             result = run(frame, style, job[0], backbone=net, device=device, progress=False, stop_event=stop_event,
@@ -150,9 +157,10 @@ def _frames(folder: Path, s: dict, net, device, bar, stop_event) -> str:
             if result.stop_reason in STOPPED:
                 return result.stop_reason   # the frame is not finished: a resume does it again
             new[pass_dir] = result.image
-            vf.save_frame(folder, pass_dir, t, result.image)
             row.update({f"{key}seconds": round(result.seconds, 3), f"{key}steps": len(result.history),
                         f"{key}warping_error": None if t == 0 else pair_error(result.image, prev[pass_dir], *flows)})
+        for pass_dir, image in new.items():   # only a frame whose every pass finished is written
+            vf.save_frame(folder, pass_dir, t, image)
         rows.append(row)
         vf.write_rows(folder, rows)
         vf.forget_floats(folder, t - 1)
