@@ -214,3 +214,11 @@ def test_the_command_line_stylises_a_clip(clip, tmp_path, capsys):
     [folder] = (tmp_path / "video").iterdir()
     assert "2 frames: the first in" in out and "warping error" in out and str(folder) in out
     assert clips.probe(folder / "stylised.mp4").fps == 4.0 and (folder / "DONE").is_file()
+
+
+def test_the_flicker_plot_ticks_whole_frames_only():
+    rows = [{"frame": t, "warping_error": 1e-4 * t, "plain_warping_error": 1e-2} for t in (1, 2, 3)]
+    fig = vf.flicker_figure(rows, 2e5)
+    fig.draw_without_rendering()   # the locator picks the ticks at draw time
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks

@@ -97,6 +97,7 @@ def flicker_figure(rows: list, temporal_weight: float, title: str = "flicker: wa
     """The warping error of each frame against the one before, per pass (a matplotlib Figure; log
     scale: the temporal loss takes it down by orders of magnitude)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
     fig = Figure(figsize=(7, 3.2), layout="constrained")
     ax = fig.subplots()
     main = f"temporal loss, weight {temporal_weight:g}" if temporal_weight else "frame by frame"
@@ -108,6 +109,7 @@ def flicker_figure(rows: list, temporal_weight: float, title: str = "flicker: wa
         ax.set_yscale("log")
         ax.legend()
     ax.set_xlabel("frame")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # frames are whole: no tick at frame 1.25
     ax.set_ylabel("warping error (masked MSE)")
     ax.set_title(title)
     return fig
