@@ -14,7 +14,7 @@ TORCH ?= auto
 # another busy process on the same cores, spinning threads made a run ~15x slower. Also in the kernel.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test experiments benchmark lab clean-venv
+.PHONY: demo test experiments benchmark lab data clean-venv
 
 # Stale = no working interpreter, or pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
@@ -40,6 +40,11 @@ experiments: $(STAMP) $(KERNEL)
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/time_to_quality.py
+
+# The offline clips and photos for notebooks' full settings and benchmarks (Debian's opencv-doc, via apt
+# where it exists); the tests never need them.
+data:
+	bash tools/install_data.sh
 
 lab: $(STAMP) $(KERNEL)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -73,7 +73,7 @@ def main() -> None:
                                frames=args.frames, size=args.size)
     inputs = [("generated", made)] + ([("vtest.avi", VTEST)] if VTEST.is_file() else [])
     if not VTEST.is_file():
-        print(f"[video] no {VTEST}: sudo apt-get install opencv-doc for it; the generated clip only")
+        print(f"[video] no {VTEST}: `make data` installs it (Debian's opencv-doc); the generated clip only")
     print(f"[video] {args.backbone}, fast recipe at {args.size} px ({cfg.steps} steps a picture run, "
           f"{stylise.later_config(cfg, args.later_steps).steps} a later frame), temporal weight "
           f"{args.temporal_weight:g}; load {open('/proc/loadavg').read().split()[0]}")

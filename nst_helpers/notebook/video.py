@@ -21,8 +21,8 @@ def choose_clip(clip_path, max_frames: int, s) -> tuple[Path, int, str]:
     if s.smoke or (clip_path is None and not VTEST.is_file()):
         frames, size = (SMOKE_FRAMES, 96) if s.smoke else (GENERATED["frames"], GENERATED["size"])
         path = synthetic.make_clip(s.outputs / "video" / f"generated-{frames}x{size}.mp4", frames=frames, size=size)
-        why = ("smoke mode" if s.smoke else f"no clip given and no {VTEST} (install Debian's opencv-doc "
-               "package for it: sudo apt-get install opencv-doc, or set clip_path to any mp4/avi/gif)")
+        why = ("smoke mode" if s.smoke else f"no clip given and no {VTEST} (`make data` installs Debian's "
+               "opencv-doc package for it where apt exists; or set clip_path to any mp4/avi/gif)")
         return path, frames, f"the generated clip ({why}): {path}"
     path = Path(clip_path) if clip_path is not None else VTEST
     return path, max_frames, f"clip {path}"
