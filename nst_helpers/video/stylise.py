@@ -15,7 +15,6 @@ same frames, bit for bit, as a video never interrupted (the last frame is kept a
 
     result = stylise("clip.mp4", "images/style.jpg", preset("fast", size=256), max_frames=30)
 """
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
