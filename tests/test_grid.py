@@ -107,7 +107,7 @@ def scheduler(tmp_path_factory):
             p.terminate()
         for p in procs[::-1]:
             try:
-                p.wait(timeout=15)
+                p.wait(timeout=3)   # shut down already: a nanny that lingers is killed
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(timeout=5)
@@ -233,3 +233,20 @@ def test_the_command_line_says_a_bad_grid_and_a_dead_scheduler_in_a_line(tmp_pat
 
 def test_yaml_reads_weights_written_1e6_as_numbers():
     assert spec.yaml_load("a: [1e6, 5e-3, 15, 0.5]") == {"a": [1e6, 5e-3, 15, 0.5]}
+
+
+# ------------------------------------------------------------------------------ make experiments
+
+def test_make_experiments_grid_cells_are_the_runs_notebooks_01_to_04_reuse(tmp_path, scheduler, monkeypatch):
+    """make experiments runs the seed's presets as a grid (notebook/grid.py); each cell's config is
+    the notebooks' own (settings.config) and compare.find_latest finds it, so they re-use it."""
+    from nst_helpers import notebook
+    from nst_helpers.notebook import compare, grid as nb_grid
+    monkeypatch.delenv("NST_SMOKE", raising=False)
+    for recipe in ("fast", "seed"):
+        s = notebook.settings(size=64, steps=3, recipe=recipe, backbone="efficientnet_lite0", outputs=str(tmp_path))
+        assert {c.labels["preset"]: c.config for c in nb_grid.experiments(s).cells()} == \
+            {n: s.config(n) for n in compare.EXPERIMENTS}
+    report = run_grid(nb_grid.experiments(s, presets=["exp2"]), client=scheduler[1], out=s.outputs, progress=False)
+    assert report.ran == ["preset-exp2"]
+    assert compare.find_latest(s, "exp2", "efficientnet_lite0") == tmp_path / "experiments" / "preset-exp2"

@@ -54,6 +54,7 @@ def run_grid(grid, client=None, scheduler: str | None = None, workers: int | Non
     todo = [c for c in cells if not store.is_done(root, c.name)]
     report.skipped = [c.name for c in cells if c not in todo]
     t0 = time.perf_counter()
+    report.where = "no cluster (every cell had finished before)"
     if todo:
         with cluster.client_for(client, scheduler, workers) as (dask, threads, where):
             report.where, report.dashboard = where, getattr(dask, "dashboard_link", None)

@@ -81,7 +81,7 @@ class Grid:
         for combo in itertools.product(*(list(v.items()) for v in dims.values())):
             labels = {axis: label for axis, (label, _) in zip(dims, combo)}
             values = {axis: value for axis, (_, value) in zip(dims, combo)}
-            name = "__".join(f"{a}-{labels[a]}" for a in varying) or "cell"
+            name = "__".join(f"{a}-{labels[a]}" for a in varying or ["preset"])
             out.append(Cell(name, labels, self._config(values, name), Path(values["content"]), Path(values["style"])))
         return out
 
@@ -100,8 +100,11 @@ class Grid:
 def _label(value) -> str:
     if isinstance(value, Path):
         return value.stem
+    if isinstance(value, float) and value and not 1e-3 <= abs(value) < 1e4:   # 1e5, 2.5e6: as weights are written
+        mantissa, exponent = f"{value:.3e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
     if isinstance(value, float):
-        return f"{value:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+        return f"{value:g}"
     return str(value)
 
 

@@ -25,6 +25,13 @@ def is_done(root: Path, cell: str) -> bool:
     return folders.is_complete(cell_dir(root, cell))
 
 
+def finished(root: Path) -> list[Path]:
+    """The grid's complete cell folders, the most recently finished first."""
+    root = Path(root)
+    cells = [p for p in root.iterdir() if p.is_dir() and folders.is_complete(p)] if root.is_dir() else []
+    return sorted(cells, key=lambda p: (p / folders.DONE).stat().st_mtime_ns, reverse=True)
+
+
 def tidy(root: Path) -> list[Path]:
     """Remove what a killed client left: partial folders, and cell folders without DONE."""
     root, removed = Path(root), []
