@@ -4,6 +4,7 @@
     core        imports core and backbones
     runs        imports core, backbones and runs
     video       a capability: imports core, backbones, runs and video
+    grid        a capability: imports core, backbones, runs and grid
     cli, notebook   the faces: import the rest; nothing else imports them, nor one the other
     matplotlib, IPython, ipywidgets   only outside core and backbones
 
@@ -22,8 +23,9 @@ ALLOWED = {  # layer -> the layers it may import
     "core": {"core", "backbones"},
     "runs": {"core", "backbones", "runs"},
     "video": {"core", "backbones", "runs", "video"},   # a capability over the core (video/)
-    "cli": {"core", "backbones", "runs", "video", "cli"},
-    "notebook": {"core", "backbones", "runs", "video", "notebook"},
+    "grid": {"core", "backbones", "runs", "grid"},     # a capability over the core (grid/)
+    "cli": {"core", "backbones", "runs", "video", "grid", "cli"},
+    "notebook": {"core", "backbones", "runs", "video", "grid", "notebook"},
 }
 
 

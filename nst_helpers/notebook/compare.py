@@ -12,10 +12,12 @@ from pathlib import Path
 
 from ..core import transfer
 from ..core.progress import progress_bar
+from ..grid import store
 from ..runs import folders
 from ..runs import metrics
 
 EXPERIMENTS = ("baseline", "exp1", "exp2", "exp3")
+EXPERIMENTS_GRID = "experiments"             # make experiments' grid: <outputs>/experiments/<cell>/ (notebook/grid.py)
 GOOD_ENDINGS = ("completed", "early_stop")   # a stopped or diverged run is never re-used
 TOL = 0.02                                   # relative difference below which two values count as equal
 
@@ -38,8 +40,10 @@ def find_latest(s, name: str, backbone_name: str) -> Path | None:
     """The newest finished run of preset `name` whose settings, images and backbone match `s`
     (complete folders only: an interrupted save is never re-used, see runs)."""
     cfg = s.config(name)
-    for folder in folders.find_runs(cfg.name, s.outputs, config=cfg.to_dict(), backbone=backbone_name,
-                                 recipe=s.recipe, **s.labels()):
+    match = dict(config=cfg.to_dict(), backbone=backbone_name, recipe=s.recipe, **s.labels())
+    # the notebooks' own runs, then the cells of make experiments' grid (notebook/grid.py)
+    for folder in (folders.find_runs(cfg.name, s.outputs, **match)
+                   + folders.matching(store.finished(s.outputs / EXPERIMENTS_GRID), **match)):
         if json.loads((folder / "config.json").read_text(encoding="utf-8")).get("stop_reason") in GOOD_ENDINGS:
             return folder
     return None

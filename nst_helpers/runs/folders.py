@@ -250,8 +250,14 @@ def find_runs(name: str, root="outputs", **match) -> list[Path]:
     """Complete run folders of `name`, newest first, whose config.json has the given values
     (top-level keys like backbone=..., or config fields like steps=...). Incomplete folders
     and unreadable config.json files are skipped."""
+    return matching(complete_folders(Path(root) / name), **match)
+
+
+def matching(candidates, **match) -> list[Path]:
+    """The folders among `candidates` (complete ones: a grid's cells, find_runs') whose config.json
+    has the given values, in their order."""
     found = []
-    for folder in complete_folders(Path(root) / name):
+    for folder in candidates:
         try:
             meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             matches = all(meta.get(k, meta["config"].get(k)) == v for k, v in match.items())

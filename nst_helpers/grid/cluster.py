@@ -1,0 +1,107 @@
+"""Where the cells run: a LocalCluster sized to this machine, or an existing Dask cluster.
+
+On a CPU, torch's kernels run on a team of threads per process, one per core. A Dask worker runs
+one cell at a time (nthreads=1: two cells in one process would share torch's one thread pool) and
+its cells get cores / workers torch threads, so the workers never ask for more cores than there
+are. On a GPU machine: one worker per GPU, each with the resource GPU=1; a cell that needs a GPU
+asks for it, so no two cells share a card.
+"""
+import contextlib
+import logging
+import os
+
+CONNECT_TIMEOUT = 5   # s: a scheduler address that does not answer is an error after this, not a hang
+
+
+class ClusterError(RuntimeError):
+    """No cluster to run on, said as `<what>; <how to fix it>`."""
+
+
+def cores() -> int:
+    """The cores this process may use (a container's or taskset's limit, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def gpus() -> int:
+    import torch
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def local_plan(workers: int | None = None) -> dict:
+    """{workers, torch_threads, gpu}: on a CPU, workers x torch threads = the cores (default: a
+    worker per core, up to 8, since each holds its own network and images); on GPUs one worker each."""
+    n_gpu = gpus()
+    if n_gpu:
+        return {"workers": workers or n_gpu, "torch_threads": max(1, cores() // (workers or n_gpu)), "gpu": True}
+    n = workers or min(cores(), 8)
+    return {"workers": n, "torch_threads": max(1, cores() // n), "gpu": False}
+
+
+def start_local(workers: int | None = None, dashboard: str = ":0"):
+    """(LocalCluster, Client, plan): worker processes sized by local_plan."""
+    from distributed import Client, LocalCluster
+    plan = local_plan(workers)
+    kw = {"resources": {"GPU": 1}} if plan["gpu"] else {}
+    # Dask's nanny starts workers with OMP_NUM_THREADS=1; torch.set_num_threads(2) then reports 2
+    # threads but ran a convolution at one thread's speed here (measured: 2x slower than this process)
+    env = {name: str(plan["torch_threads"]) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    cluster = LocalCluster(n_workers=plan["workers"], threads_per_worker=1, processes=True, env=env,
+                           dashboard_address=dashboard, silence_logs=logging.ERROR, **kw)
+    return cluster, Client(cluster), plan
+
+
+def connect(address: str, timeout: float = CONNECT_TIMEOUT):
+    """A Client of the scheduler at `address`, or ClusterError within `timeout` seconds."""
+    from distributed import Client
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as err:
+        why = " ".join(str(err).split()) or type(err).__name__
+        raise ClusterError(f"no Dask scheduler answers at {address} within {timeout:g} s ({why[:160]}); start one "
+                           "(dask scheduler, then dask worker ADDRESS) or leave --scheduler out to run on "
+                           "this machine") from None
+
+
+def torch_threads(client) -> dict:
+    """{worker host: torch threads} for an existing cluster: that host's cores over the cells it
+    runs at once (the sum of its workers' nthreads), at least 1."""
+    workers = client.scheduler_info(n_workers=-1)["workers"] if _takes_n(client) else client.scheduler_info()["workers"]
+    counts = client.run(cores)   # {worker address: cores there}
+    per_host, cpu = {}, {}
+    for addr, info in workers.items():
+        host = addr.rsplit(":", 1)[0]
+        per_host[host] = per_host.get(host, 0) + info.get("nthreads", 1)
+        cpu[host] = counts.get(addr, 1)
+    return {host: max(1, cpu[host] // max(1, n)) for host, n in per_host.items()}
+
+
+def _takes_n(client) -> bool:
+    import inspect
+    return "n_workers" in inspect.signature(client.scheduler_info).parameters
+
+
+@contextlib.contextmanager
+def client_for(client=None, scheduler: str | None = None, workers: int | None = None):
+    """Yield (client, {host: torch threads} or an int, what it is in words); a cluster this
+    started is closed at the end, a given client is left open."""
+    if client is not None:
+        yield client, torch_threads(client), "the given Dask client"
+        return
+    if scheduler is not None:
+        client = connect(scheduler)
+        try:
+            yield client, torch_threads(client), f"the Dask scheduler at {scheduler}"
+        finally:
+            client.close()
+        return
+    cluster, client, plan = start_local(workers)
+    try:
+        kind = f"{plan['workers']} GPU worker(s)" if plan["gpu"] else \
+            f"{plan['workers']} worker(s) x {plan['torch_threads']} torch thread(s)"
+        yield client, plan["torch_threads"], f"a LocalCluster of {kind}"
+    finally:
+        client.close()
+        cluster.close()

@@ -1,0 +1,74 @@
+"""What notebook 09 (a grid of runs) and `make experiments` use: the grids they run, built from a
+notebook's settings, and what they print of a grid.
+
+    g = grid.sweep(s, style_weights=[1e5, 1e6], layer_weights={"seed": {...}, "deep": {...}})
+    report = run_grid(g)           # nst_helpers.grid.run_grid
+    grid.show_sheet(report)
+"""
+from ..grid import Grid
+from ..grid import sheet as grid_sheet
+from .compare import EXPERIMENTS_GRID
+from .live import show_gif
+
+SWEEP = "09_sweep"          # notebook 09's grid: outputs/09_sweep/<cell>/
+SMOKE_VALUES = 2            # NST_SMOKE=1: the first two values of each axis (a 2 x 2 grid)
+
+
+def _base(s) -> dict:
+    """The config fields every cell shares under settings `s`: backbone, and size and steps when given."""
+    return {"backbone": s.backbone, **{k: v for k, v in (("size", s.size), ("steps", s.steps)) if v is not None}}
+
+
+def _grid(s, name: str, presets: list, axes: dict, sheet: dict) -> Grid:
+    from .settings import project_root
+    return Grid(name, contents=[s.content], styles=[s.style], presets=presets, recipe="fast" if s.recipe == "fast" else None,
+                base=_base(s), axes=axes, sheet=sheet, root=project_root(), labels={"recipe": s.recipe, **s.labels()})
+
+
+def sweep(s, style_weights: list, layer_weights: dict) -> Grid:
+    """Style weight x layer weights of preset s.preset on s's pair (in smoke mode the first two of each)."""
+    n = SMOKE_VALUES if s.smoke else None
+    axes = {"style_weight": list(style_weights)[:n], "style_layers": dict(list(layer_weights.items())[:n])}
+    return _grid(s, SWEEP, [s.preset], axes, {"rows": "style_weight", "columns": "style_layers"})
+
+
+def experiments(s, presets=("baseline", "exp1", "exp2", "exp3")) -> Grid:
+    """The seed's experiment matrix as a grid: each preset under s's recipe, size and steps; its cells'
+    configs and labels are those notebook.compare.find_latest looks for, so notebooks 01-04 re-use them."""
+    return _grid(s, EXPERIMENTS_GRID, list(presets), {}, {})
+
+
+def describe(g: Grid) -> str:
+    """The grid in two lines: its axes and cells, and where they go."""
+    dims = {a: list(v) for a, v in g.dimensions().items() if len(v) > 1}
+    axes = " x ".join(f"{a} ({', '.join(v)})" for a, v in dims.items()) or "one cell"
+    return f"grid {g.name}: {axes} = {len(g.cells())} cells\nrows {' and columns '.join(filter(None, grid_sheet.sheet_axes(g)))}"
+
+
+def layer_table(layer_weights: dict) -> str:
+    """The layer weightings as a fixed-width table: one row each, one column per style layer."""
+    layers = sorted({layer for w in layer_weights.values() for layer in w})
+    lines = [f"{'weights':10}" + "".join(f"{name:>9}" for name in layers)]
+    lines += [f"{label:10}" + "".join(f"{w.get(name, 0):>9g}" for name in layers) for label, w in layer_weights.items()]
+    return "\n".join(lines)
+
+
+def show_sheet(report, key: str = "sheet") -> None:
+    """Display the grid's contact sheet (the PNG it wrote)."""
+    show_gif(report.outputs[key])
+
+
+def metrics_markdown(report) -> str:
+    return report.folder.joinpath("metrics.md").read_text(encoding="utf-8")
+
+
+def reading(report) -> str:
+    """Which cell took the most style (lowest Gram distance) and which kept the most of the photo
+    (highest luminance SSIM), from the grid's metrics."""
+    import csv
+    with open(report.folder / "metrics.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    style = min(rows, key=lambda r: float(r["gram_distance"]))
+    photo = max(rows, key=lambda r: float(r["ssim"]))
+    return (f"most style (lowest Gram distance, {float(style['gram_distance']):.3g}): {style['cell']}\n"
+            f"most of the photo (highest SSIM, {float(photo['ssim']):.3g}): {photo['cell']}")
