@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("--backbone", default="efficientnet_lite0")
     ap.add_argument("--temporal-weight", type=float, default=stylise.TEMPORAL_WEIGHT)
     ap.add_argument("--out", default="outputs/benchmarks")
+    ap.add_argument("--clips", nargs="+", default=["generated", "vtest.avi"], choices=["generated", "vtest.avi"])
     ap.add_argument("--later-steps", type=int, default=None, help="a later frame's steps (default: stylise.later_config's)")
     args = ap.parse_args()
     over = {"steps": args.steps} if args.steps else {}
@@ -72,6 +73,7 @@ def main() -> None:
     made = synthetic.make_clip(out / "video" / f"generated-{args.frames}x{args.size}.mp4",
                                frames=args.frames, size=args.size)
     inputs = [("generated", made)] + ([("vtest.avi", VTEST)] if VTEST.is_file() else [])
+    inputs = [(name, clip) for name, clip in inputs if name in args.clips]
     if not VTEST.is_file():
         print(f"[video] no {VTEST}: `make data` installs it (Debian's opencv-doc); the generated clip only")
     print(f"[video] {args.backbone}, fast recipe at {args.size} px ({cfg.steps} steps a picture run, "
