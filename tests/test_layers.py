@@ -3,7 +3,7 @@
     backbones   imports backbones only (and core.progress, a leaf: the download's progress bar)
     core        imports core and backbones
     runs        imports core, backbones and runs
-    video       a capability: imports core, backbones, runs and video
+    video       a capability: imports core, backbones, runs and video (feedforward: the same, and itself)
     cli, notebook   the faces: import the rest; nothing else imports them, nor one the other
     matplotlib, IPython, ipywidgets   only outside core and backbones
 
@@ -22,8 +22,9 @@ ALLOWED = {  # layer -> the layers it may import
     "core": {"core", "backbones"},
     "runs": {"core", "backbones", "runs"},
     "video": {"core", "backbones", "runs", "video"},   # a capability over the core (video/)
-    "cli": {"core", "backbones", "runs", "video", "cli"},
-    "notebook": {"core", "backbones", "runs", "video", "notebook"},
+    "feedforward": {"core", "backbones", "runs", "feedforward"},   # real-time style transfer
+    "cli": {"core", "backbones", "runs", "video", "feedforward", "cli"},
+    "notebook": {"core", "backbones", "runs", "video", "feedforward", "notebook"},
 }
 
 

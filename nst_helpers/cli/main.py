@@ -126,6 +126,9 @@ def main(argv=None) -> int:
     if argv[:1] == ["video"]:   # a subcommand: cli/video.py
         from .video import main as video
         return video(argv[1:])
+    if argv[:1] in (["train"], ["stylize"]):   # real-time style transfer: cli/realtime.py
+        from .realtime import main as realtime
+        return realtime(argv[0], argv[1:])
     with forgiving_stdout():   # a closed or full stdout never fails a run (streams.py)
         return _main(argv)
 
