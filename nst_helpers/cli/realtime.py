@@ -32,7 +32,7 @@ def train_parser():
     p.add_argument("--batch", type=_count, default=2, help="crops a step")
     p.add_argument("--width", type=_count, default=16, metavar="W", help="the network's width (Johnson et al.: 32)")
     p.add_argument("--backbone", default="efficientnet_lite0", help="the loss network (vgg19_original: the paper's)")
-    p.add_argument("--style-weight", type=_weight, default=1e7, metavar="W")
+    p.add_argument("--style-weight", type=_weight, default=1e6, metavar="W")
     p.add_argument("--content-weight", type=_weight, default=1.0, metavar="W")
     p.add_argument("--tv-weight", type=_weight, default=100.0, metavar="W")
     p.add_argument("--lr", type=_weight, default=1e-3)
@@ -71,10 +71,12 @@ def _train(args, sig: Signals):
     if args.backbone not in BACKBONES or args.backbone == "auto":
         raise UsageError(f"--backbone {args.backbone!r} is not a loss network; choose one of "
                          f"{', '.join(b for b in BACKBONES if b != 'auto')}")
-    cfg = TrainConfig(style=str(Path(args.style).resolve()), data=None if args.data is None else str(Path(args.data).resolve()),
+    data = None if args.data is None else str(Path(args.data).resolve())
+    cfg = TrainConfig(style=str(Path(args.style).resolve()), data=data,
                       steps=args.steps, size=args.size, batch=args.batch, width=args.width, backbone=args.backbone,
                       style_weight=args.style_weight, content_weight=args.content_weight, tv_weight=args.tv_weight,
-                      lr=args.lr, seed=args.seed, checkpoint_every=args.checkpoint_every, preview_every=args.preview_every)
+                      lr=args.lr, seed=args.seed, checkpoint_every=args.checkpoint_every,
+                      preview_every=args.preview_every)
     from ..feedforward.data import load_photos
     load_photos(cfg.data, cfg.size)   # an empty folder, a crop too big: refused before a folder is made
     sig.running = True
@@ -88,7 +90,8 @@ def _photos(items: list) -> list[Path]:
         if item.is_dir():
             inside = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not inside:
-                raise UsageError(f"{item} has no images ({', '.join(IMAGE_SUFFIXES)}); give photos or a folder of them")
+                raise UsageError(f"{item} has no images ({', '.join(IMAGE_SUFFIXES)}); "
+                                 "give photos or a folder of them")
             found += inside
         elif problem := path_problem(item):
             raise UsageError(problem)

@@ -103,7 +103,8 @@ class OnnxStylizer:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        out = self.session.run(None, {"photo": np.ascontiguousarray(pad(x).float().numpy())})[0]   # as TransformNet pads
+        padded = np.ascontiguousarray(pad(x).float().numpy())   # as TransformNet.forward pads
+        out = self.session.run(None, {"photo": padded})[0]
         return torch.from_numpy(out)[..., :h, :w].clamp(0, 1)
 
 
