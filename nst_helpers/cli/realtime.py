@@ -27,13 +27,13 @@ def train_parser():
                             "picture takes one pass (python -m nst_helpers stylize).")
     p.add_argument("--style", metavar="PAINTING", help="the painting (required, unless --resume)")
     p.add_argument("--data", metavar="DIR", help="a folder of photos (default: scikit-image's and opencv-doc's)")
-    p.add_argument("--steps", type=_count, default=600, help="Adam steps")
-    p.add_argument("--size", type=_count, default=256, metavar="PX", help="side of the square training crops")
+    p.add_argument("--steps", type=_count, default=300, help="Adam steps")
+    p.add_argument("--size", type=_count, default=192, metavar="PX", help="side of the square training crops")
     p.add_argument("--batch", type=_count, default=2, help="crops a step")
     p.add_argument("--width", type=_count, default=16, metavar="W", help="the network's width (Johnson et al.: 32)")
     p.add_argument("--backbone", default="efficientnet_lite0", help="the loss network (vgg19_original: the paper's)")
     p.add_argument("--style-weight", type=_weight, default=1e6, metavar="W")
-    p.add_argument("--content-weight", type=_weight, default=1.0, metavar="W")
+    p.add_argument("--content-weight", type=_weight, default=3.0, metavar="W")
     p.add_argument("--tv-weight", type=_weight, default=100.0, metavar="W")
     p.add_argument("--lr", type=_weight, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
@@ -109,7 +109,8 @@ def _stylize(args, sig: Signals):
     run = net
     if args.onnx:
         if not ff.onnx_available():
-            raise UsageError("--onnx needs onnx and onnxruntime; pip install nst-helpers[realtime] (or leave out --onnx)")
+            raise UsageError("--onnx needs onnx and onnxruntime; pip install nst-helpers[realtime] "
+                             "(or leave out --onnx)")
         onnx_path = Path(args.model).with_suffix(".onnx")
         if not onnx_path.is_file() or onnx_path.stat().st_mtime < Path(args.model).stat().st_mtime:
             ff.export_onnx(net, onnx_path)
@@ -137,6 +138,10 @@ def main(command: str, argv: list) -> int:
             return sig.code()
         except (UsageError, ValueError, OSError) as err:   # DataError, ModelError, TrainFolderError, ImageError
             message = str(err)
+        except RuntimeError as err:   # backbones.vgg.WeightsUnavailable (--backbone vgg19 with no weights here)
+            if type(err).__name__ != "WeightsUnavailable":
+                raise
+            message = str(err)
         finally:
             for s, handler in before.items():
                 signal.signal(s, handler)
@@ -149,7 +154,9 @@ def _report(result, sig: Signals) -> int:
         say(f"[nst] interrupted ({signal.Signals(sig.signum or signal.SIGINT).name}) at step {len(result.history)}; "
             f"go on with: python -m nst_helpers train --resume {shlex.quote(str(result.folder))}")
         return sig.code()
-    last = result.history[-1]
-    print(f"[nst] trained {last['step']} steps in {result.seconds:.0f} s; final loss {last['total']:.4g}")
+    from ..feedforward.folder import smoothed
+    last = smoothed([r["total"] for r in result.history])[-1]   # one batch's loss is noisy
+    print(f"[nst] trained {len(result.history)} steps in {result.seconds:.0f} s; final loss {last:.4g} "
+          "(mean of the last 20 steps)")
     print(f"[nst] model in {result.folder / 'model.pt'} (previews/, loss.png, config.json beside it)")
     return 0

