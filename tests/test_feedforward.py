@@ -15,6 +15,7 @@ from nst_helpers.feedforward import data, folder as ff_folder, stylize as ff
 from nst_helpers.feedforward.net import TransformNet, Upsample
 from nst_helpers.feedforward.train import PerceptualLoss, TrainConfig, train
 from test_bad_input import assert_one_line_error, rows
+from test_video import StopAt   # train asks once a step
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLE = str(ROOT / "images" / "style.jpg")
@@ -103,17 +104,6 @@ def test_a_tiny_training_lowers_its_loss_on_a_fixed_batch(photos, effnet, tmp_pa
     assert {"config.json", "model.pt", "loss.png", "history.csv", "DONE", "previews"} <= {p.name for p in folder.iterdir()}
     assert not (folder / "checkpoint.pt").exists()
     assert sorted(p.name for p in (folder / "previews").iterdir())[-1] == "step_00040.png"
-
-
-class StopAt:
-    """A stop_event set from its n-th question on (train asks once a step)."""
-
-    def __init__(self, n):
-        self.n, self.asked = n, 0
-
-    def is_set(self):
-        self.asked += 1
-        return self.asked >= self.n
 
 
 def test_an_interrupted_training_resumes_to_the_same_weights(photos, effnet, tmp_path):

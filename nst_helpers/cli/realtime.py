@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..core.files import path_problem
 from .args import UsageError, _count, _Help, _Parser, _weight, check_out
-from .signals import Signals, say
+from .signals import Signals, refuse, restore, say
 from .streams import forgiving_stdout
 
 
@@ -143,10 +143,8 @@ def main(command: str, argv: list) -> int:
                 raise
             message = str(err)
         finally:
-            for s, handler in before.items():
-                signal.signal(s, handler)
-        say("error: " + " ".join(message.split()))
-        return 2
+            restore(before)
+        return refuse(message)
 
 
 def _report(result, sig: Signals) -> int:
