@@ -4,7 +4,7 @@
     core        imports core and backbones
     runs        imports core, backbones and runs
     video       a capability: imports core, backbones, runs and video
-    grid        a capability: imports core, backbones, runs and grid
+    feedforward, grid   capabilities too: core, backbones, runs and themselves
     cli, notebook   the faces: import the rest; nothing else imports them, nor one the other
     matplotlib, IPython, ipywidgets   only outside core and backbones
 
@@ -23,9 +23,10 @@ ALLOWED = {  # layer -> the layers it may import
     "core": {"core", "backbones"},
     "runs": {"core", "backbones", "runs"},
     "video": {"core", "backbones", "runs", "video"},   # a capability over the core (video/)
+    "feedforward": {"core", "backbones", "runs", "feedforward"},   # real-time style transfer
     "grid": {"core", "backbones", "runs", "grid"},     # a capability over the core (grid/)
-    "cli": {"core", "backbones", "runs", "video", "grid", "cli"},
-    "notebook": {"core", "backbones", "runs", "video", "grid", "notebook"},
+    "cli": {"core", "backbones", "runs", "video", "feedforward", "grid", "cli"},
+    "notebook": {"core", "backbones", "runs", "video", "feedforward", "grid", "notebook"},
 }
 
 

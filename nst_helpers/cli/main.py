@@ -126,6 +126,9 @@ def main(argv=None) -> int:
     if argv[:1] == ["video"]:   # a subcommand: cli/video.py
         from .video import main as video
         return video(argv[1:])
+    if argv[:1] in (["train"], ["stylize"]):   # real-time style transfer: cli/realtime.py
+        from .realtime import main as realtime
+        return realtime(argv[0], argv[1:])
     if argv[:1] == ["grid"]:    # a subcommand: cli/grid.py
         from .grid import main as grid
         return grid(argv[1:])

@@ -64,3 +64,15 @@ class Signals:
                  else "before the run started; nothing to resume")
         say(f"[nst] interrupted ({signal.Signals(self.signum or signal.SIGINT).name}) {where}")
         return self.code()
+
+
+def restore(before: dict) -> None:
+    """Put back the handlers Signals.install replaced."""
+    for s, handler in before.items():
+        signal.signal(s, handler)
+
+
+def refuse(message: str) -> int:
+    """A bad input's one line on stderr, `error: ...` (whatever newlines the message had); exit code 2."""
+    say("error: " + " ".join(message.split()))
+    return 2

@@ -15,7 +15,7 @@ from ..core.config import PRESETS, ConfigError
 from ..core.files import path_problem
 from ..runs.duration import in_words
 from .args import UsageError, _count, _Help, _Parser, _weight, check_device, check_out
-from .signals import Signals, say
+from .signals import Signals, refuse, restore, say
 from .streams import forgiving_stdout
 
 SIZE = 256   # px: a frame of the fast recipe in seconds on Lite0 (a picture's 512 px costs 4x a frame)
@@ -127,10 +127,8 @@ def main(argv: list) -> int:
         else:
             return _report(result, sig)
         finally:
-            for s, handler in before.items():
-                signal.signal(s, handler)
-        say("error: " + " ".join(message.split()))
-        return 2
+            restore(before)
+        return refuse(message)
 
 
 def _report(result, sig: Signals) -> int:

@@ -18,6 +18,7 @@ from .decode import SIXTEEN_BIT, ImageError, decode
 from .files import atomic_file, path_problem
 
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")   # what a folder of pictures is taken to hold
 
 
 def _over_white(rgba: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ from PIL import Image
 from ...core import images, plan
 from ...core.config import PRESETS, SEED_STYLE_LAYERS, preset
 from ...core.devices import pick_device
+from ...core.images import IMAGE_SUFFIXES
 from ...runs import duration
 from ...runs import folders as runs
 from ...runs.plots import explorer_png
@@ -36,7 +37,6 @@ from .background import Background, Hooks, concrete, min_size, summary
 from .controls import PICKER, ROW, columns, paired
 from .report import report_html, traceback_html
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 SLOW_S = 120  # an estimate over this suggests a quicker look
 
 
