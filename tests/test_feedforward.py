@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from nst_helpers.core.images import load_image, save_image
 from nst_helpers.feedforward import data, folder as ff_folder, stylize as ff
