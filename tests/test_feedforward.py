@@ -156,8 +156,30 @@ def test_the_command_line_trains_then_stylises_a_folder(photos, tmp_path, capsys
     assert code == 0 and "trained 2 steps" in out and str(folder / "model.pt") in out
     flags = ["--onnx"] if ff.onnx_available() else []
     code = main(["stylize", "--model", str(folder / "model.pt"), "--out", str(tmp_path / "s"), str(photos), *flags])
-    assert code == 0 and "4 picture(s)" in capsys.readouterr().out
+    assert code == 0 and "4 file(s)" in capsys.readouterr().out
     assert load_image(tmp_path / "s" / "p1.png").shape == (1, 3, 96, 110)
+
+
+def test_a_clip_goes_through_the_network_frame_by_frame(model, tmp_path, capsys):
+    # map_clip: every frame is the function of its input frame (read back through the codec), at
+    # the clip's frame rate, and its warping error is the mean of the pairs' (computed here again)
+    from nst_helpers.cli import main
+    from nst_helpers.video import clips, synthetic
+    from nst_helpers.video.flow import frame_flow
+    from nst_helpers.video.per_frame import map_clip
+    from nst_helpers.video.temporal import pair_error
+    clip = synthetic.make_clip(tmp_path / "in.mp4", frames=5, size=64, fps=8.0)
+    report = map_clip(clip, lambda x: 1 - x, tmp_path / "out.mp4")
+    inputs, outputs = list(clips.read_frames(clip)), list(clips.read_frames(report["path"]))
+    assert report["frames"] == len(outputs) == 5 and clips.probe(report["path"]).fps == pytest.approx(8.0)
+    assert max((o - (1 - i)).abs().mean().item() for i, o in zip(inputs, outputs)) < 0.03   # codec rounding only
+    pairs = [pair_error(1 - inputs[t], 1 - inputs[t - 1], *frame_flow(inputs[t], inputs[t - 1])) for t in range(1, 5)]
+    assert report["warping_error"] == pytest.approx(sum(pairs) / 4, rel=1e-5)
+    net, path = model
+    code = main(["stylize", "--model", str(path), "--out", str(tmp_path / "s"), "--max-frames", "3", str(clip)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "in.mp4: 3 frames" in printed and "warping error" in printed
+    assert len(list(clips.read_frames(tmp_path / "s" / "in.mp4"))) == 3
 
 
 # ------------------------------------------------------------------------------ bad input

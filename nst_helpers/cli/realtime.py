@@ -4,7 +4,8 @@ MODEL.pt PHOTO_OR_FOLDER...: real-time style transfer (feedforward/), its two su
     train     a transformation network for one painting, into outputs/train/<timestamp>-<id>/
               (checkpoints every --checkpoint-every steps; Ctrl-C keeps the work: --resume DIR)
     stylize   every photo given (files, or the images in a folder) through one model loaded once,
-              into --out (default outputs/stylized/), with PyTorch or, --onnx, onnxruntime
+              into --out (default outputs/stylized/), with PyTorch or, --onnx, onnxruntime; a clip
+              (mp4, avi, mov, webm, gif) frame by frame into --out/<name>.mp4, its flicker measured
 
 As for a picture run, a bad input is one line `error: <what>; <fix>` and exit code 2, found before
 a network loads: a style or photo that is not there, a data folder without images, a crop larger
@@ -48,11 +49,13 @@ def train_parser():
 def stylize_parser():
     p = _Parser(prog="python -m nst_helpers stylize", formatter_class=_Help,
                 description="Stylise photos with a trained network (python -m nst_helpers train).")
-    p.add_argument("photos", nargs="+", metavar="PHOTO_OR_FOLDER")
+    p.add_argument("photos", nargs="+", metavar="PHOTO_OR_FOLDER", help="photos, folders of photos, or clips "
+                   "(mp4, avi, mov, webm, gif: stylised frame by frame at their frame rate)")
     p.add_argument("--model", required=True, metavar="MODEL.pt", help="a model.pt that `train` wrote")
     p.add_argument("--size", type=_count, default=None, metavar="PX", help="longest side (default: each photo's own)")
     p.add_argument("--out", default="outputs/stylized", metavar="DIR", help="folder for the pictures")
     p.add_argument("--onnx", action="store_true", help="run through onnxruntime (pip install nst-helpers[realtime])")
+    p.add_argument("--max-frames", type=_count, default=None, metavar="N", help="a clip's first N frames only")
     return p
 
 
@@ -84,6 +87,7 @@ def _train(args, sig: Signals):
 
 
 def _photos(items: list) -> list[Path]:
+    """The files to stylise: each item itself, or a folder's images (clips are named one by one)."""
     from ..core.images import IMAGE_SUFFIXES
     found = []
     for item in map(Path, items):
@@ -103,6 +107,7 @@ def _photos(items: list) -> list[Path]:
 def _stylize(args, sig: Signals):
     from ..core.images import load_image, save_image
     from ..feedforward import stylize as ff
+    from ..video.clips import CLIP_SUFFIXES
     photos = _photos(args.photos)
     out = Path(args.out)
     net = ff.load_model(args.model)
@@ -117,10 +122,25 @@ def _stylize(args, sig: Signals):
         run = ff.OnnxStylizer(onnx_path)
     out.mkdir(parents=True, exist_ok=True)
     t0, written = time.perf_counter(), []
+    picture = (lambda x: ff.stylize(x, net)) if run is net else run   # noqa: E731
     for photo in photos:
+        if photo.suffix.lower() in CLIP_SUFFIXES:
+            written.append(_clip(photo, picture, out, args))
+            continue
         x = load_image(photo, max_size=args.size)
-        written.append(save_image(ff.stylize(x, net) if run is net else run(x), out / f"{photo.stem}.png"))
+        written.append(save_image(picture(x), out / f"{photo.stem}.png"))
     return written, time.perf_counter() - t0
+
+
+def _clip(clip: Path, picture, out: Path, args) -> Path:
+    """A clip through the network frame by frame (video/per_frame.py), its figures in a line."""
+    from ..video.per_frame import map_clip
+    name = clip.stem + (".gif" if clip.suffix.lower() == ".gif" else ".mp4")
+    r = map_clip(clip, picture, out / name, size=args.size, max_frames=args.max_frames)
+    flicker = "one frame: no flicker to measure" if r["warping_error"] is None else \
+        f"warping error {r['warping_error']:.3g} (the flicker: video/temporal.py)"
+    print(f"[nst] {clip.name}: {r['frames']} frames, {r['seconds_per_frame']:.3f} s a frame; {flicker} -> {r['path']}")
+    return r["path"]
 
 
 def main(command: str, argv: list) -> int:
@@ -131,7 +151,7 @@ def main(command: str, argv: list) -> int:
             if command == "train":
                 return _report(_train(train_parser().parse_args(argv), sig), sig)
             written, seconds = _stylize(stylize_parser().parse_args(argv), sig)
-            print(f"[nst] {len(written)} picture(s) in {seconds:.2f} s into {written[0].parent}/")
+            print(f"[nst] {len(written)} file(s) in {seconds:.2f} s into {written[0].parent}/")
             return 0
         except KeyboardInterrupt:
             say(f"[nst] interrupted ({signal.Signals(sig.signum or signal.SIGINT).name})")

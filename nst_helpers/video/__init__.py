@@ -6,6 +6,7 @@ and a temporal loss holds it to that warped frame where the flow is reliable.
     flow.py       optical flow (OpenCV), backward warping, the reliability mask
     temporal.py   the temporal loss and the warping error (the flicker measure)
     stylise.py    the frame-by-frame loop, resumable per frame; folder.py: its run folder
+    per_frame.py  a clip through any picture function (a trained feed-forward network), flicker measured
 
 A capability over the core: it imports core/ and runs/, and the core never imports it.
 """

@@ -20,6 +20,7 @@ from ..core.files import atomic_file, path_problem
 from ..core.images import load_image
 
 GIF = (".gif",)
+CLIP_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", *GIF)   # what a face takes for a clip
 CONVERT = "convert it to H.264, e.g. ffmpeg -i {name} -c:v libx264 -pix_fmt yuv420p clip.mp4"
 
 
