@@ -250,3 +250,34 @@ def test_make_experiments_grid_cells_are_the_runs_notebooks_01_to_04_reuse(tmp_p
     report = run_grid(nb_grid.experiments(s, presets=["exp2"]), client=scheduler[1], out=s.outputs, progress=False)
     assert report.ran == ["preset-exp2"]
     assert compare.find_latest(s, "exp2", "efficientnet_lite0") == tmp_path / "experiments" / "preset-exp2"
+
+
+MMAPPED = """
+import ctypes, json, sys
+from nst_helpers.grid import task
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype, libc.malloc.restype, libc.free.argtypes = Info, ctypes.c_void_p, [ctypes.c_void_p]
+def mapped():   # is a 4 MiB buffer, allocated after one of its size was freed, a fresh mmap?
+    libc.free(libc.malloc(4 << 20))
+    before = libc.mallinfo2().hblks
+    p = libc.malloc(4 << 20)
+    fresh = libc.mallinfo2().hblks > before
+    libc.free(p)
+    return fresh
+first = mapped()
+print(json.dumps([first, task.keep_heap(), mapped()]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.parametrize("trim, want", [(None, [False, False, False]), ("65536", [True, True, False])])
+def test_a_worker_started_with_dasks_trim_threshold_reuses_its_heap_again(trim, want):
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which switches off glibc's dynamic mmap threshold:
+    # every large buffer is then a fresh mmap; keep_heap (run at each cell's start) undoes it
+    env = {k: v for k, v in ENV.items() if k != "MALLOC_TRIM_THRESHOLD_"} | ({"MALLOC_TRIM_THRESHOLD_": trim} if trim else {})
+    out = subprocess.run([sys.executable, "-c", MMAPPED], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    if "mallinfo2" in out.stderr:
+        pytest.skip("this C library has no mallinfo2 (glibc 2.33 or later)")
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == want, out.stderr

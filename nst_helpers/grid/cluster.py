@@ -42,14 +42,17 @@ def local_plan(workers: int | None = None) -> dict:
 
 def start_local(workers: int | None = None, dashboard: str = ":0"):
     """(LocalCluster, Client, plan): worker processes sized by local_plan."""
+    import dask
     from distributed import Client, LocalCluster
     plan = local_plan(workers)
     kw = {"resources": {"GPU": 1}} if plan["gpu"] else {}
-    # Dask's nanny starts workers with OMP_NUM_THREADS=1; torch.set_num_threads(2) then reports 2
-    # threads but ran a convolution at one thread's speed here (measured: 2x slower than this process)
-    env = {name: str(plan["torch_threads"]) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    cluster = LocalCluster(n_workers=plan["workers"], threads_per_worker=1, processes=True, env=env,
-                           dashboard_address=dashboard, silence_logs=logging.ERROR, **kw)
+    # Dask's nanny starts workers with OMP_NUM_THREADS=1; it must be the torch threads before the
+    # worker process starts (set after, as LocalCluster's env is, OpenMP has already read it)
+    spawn = {f"distributed.nanny.pre-spawn-environ.{name}": str(plan["torch_threads"])
+             for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    with dask.config.set(spawn):
+        cluster = LocalCluster(n_workers=plan["workers"], threads_per_worker=1, processes=True,
+                               dashboard_address=dashboard, silence_logs=logging.CRITICAL, **kw)
     return cluster, Client(cluster), plan
 
 

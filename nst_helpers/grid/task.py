@@ -36,6 +36,38 @@ def backbone(cfg):
     return _NETS[key]
 
 
+M_MMAP_THRESHOLD = -3            # glibc's mallopt parameter number (malloc.h)
+HEAP_UP_TO = 32 * 1024 * 1024    # glibc's own ceiling for its dynamic threshold on 64-bit
+
+
+def keep_heap() -> bool:
+    """Let freed tensor buffers be reused from the heap again; True if it changed anything.
+
+    Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 to return memory to the system.
+    Setting it switches off glibc's dynamic mmap threshold, so every buffer over 128 KiB is a fresh
+    mmap, page-faulted in on each step and unmapped after (benchmarks/grid.py, 16 cells on 2 workers
+    x 1 thread: 145 s before this, 88 s after). Raising the mmap threshold by hand restores the
+    reuse, on a worker started any way (LocalCluster, dask worker, dask-jobqueue)."""
+    if not _started_with("MALLOC_TRIM_THRESHOLD_"):
+        return False
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, HEAP_UP_TO))   # 1 on success, 0 otherwise
+    except (OSError, AttributeError):   # not glibc: nothing to undo
+        return False
+
+
+def _started_with(name: str) -> bool:
+    """Was `name` in this process's environment when it started (when glibc read it)? A nanny in
+    this process sets it in os.environ later, for the workers it spawns, not for itself."""
+    try:
+        start = Path("/proc/self/environ").read_bytes().split(b"\0")
+    except OSError:
+        return name in os.environ
+    return any(entry.startswith(name.encode() + b"=") for entry in start)
+
+
 def set_threads(threads: int | None) -> None:
     """torch's threads for this worker process (None: leave torch's choice)."""
     if threads:
@@ -52,6 +84,7 @@ def run_cell(job: dict, threads=None) -> dict:
     from ..runs import folders, metrics
     from ..core.images import load_image
     set_threads(threads.get(_host(), None) if isinstance(threads, dict) else threads)
+    keep_heap()
     t0 = time.perf_counter()
     cfg = StyleConfig.from_dict(job["config"])
     work = Path(tempfile.mkdtemp(prefix="nst-cell-"))
