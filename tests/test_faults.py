@@ -192,8 +192,17 @@ def test_an_interrupted_then_killed_run_resumes_to_the_uninterrupted_image(tmp_p
     assert runs.find_runs("fast", tmp_path / "cut") == [folder]
 
 
+@pytest.fixture
+def handlers_put_back():
+    """The signal handlers as they were before the test, put back after it (a test may change them)."""
+    before = {s: signal.getsignal(s) for s in interrupts.HANDLED}
+    yield
+    for s, handler in before.items():
+        signal.signal(s, handler)
+
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["SIGTERM", "SIGHUP"])
-def test_sigterm_and_sighup_end_a_run_resumably(signum, code, tmp_path, capsys, monkeypatch):
+def test_sigterm_and_sighup_end_a_run_resumably(signum, code, tmp_path, capsys, monkeypatch, handlers_put_back):
     """SIGHUP: the terminal closed or the SSH connection lost; handled like SIGTERM."""
     real_run = transfer.run
 
@@ -205,6 +214,7 @@ def test_sigterm_and_sighup_end_a_run_resumably(signum, code, tmp_path, capsys, 
         return real_run(*args, callbacks=[*callbacks, sigterm], callback_every=1, **kw)
 
     monkeypatch.setattr(transfer, "run", run_then_sigterm)
+    signal.signal(signum, signal.SIG_DFL)   # under nohup SIGHUP starts ignored, and stays so (below)
     argv = [*RUN[:RUN.index("--steps")], "--steps", "5", "--device", "cpu", "--no-progress", "--snapshot-every", "5"]
     assert cli.main([*argv, "--out", str(tmp_path)]) == code
     err = capsys.readouterr().err
@@ -213,6 +223,27 @@ def test_sigterm_and_sighup_end_a_run_resumably(signum, code, tmp_path, capsys, 
     assert f"resumable from step 2; finish it with: python -m nst_helpers --resume {folder}" in err
     assert signal.getsignal(signum) is signal.SIG_DFL  # put back as it was
     assert checkpoint.load(folder)["step"] == 2 and len(runs.read_history(folder)) == 2
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
+def test_under_nohup_a_hangup_leaves_the_run_going(tmp_path, capsys, monkeypatch, handlers_put_back):
+    """nohup starts a command with SIGHUP ignored so that it outlives the terminal: the run must too."""
+    real_run, seen = transfer.run, []
+
+    def run_then_hangup(*args, callbacks=(), callback_every=1, **kw):
+        def hangup(step, row, image):
+            if step == 2:
+                seen.append(signal.getsignal(signal.SIGHUP))
+                os.kill(os.getpid(), signal.SIGHUP)
+        return real_run(*args, callbacks=[*callbacks, hangup], callback_every=1, **kw)
+
+    monkeypatch.setattr(transfer, "run", run_then_hangup)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    argv = [*RUN[:RUN.index("--steps")], "--steps", "4", "--device", "cpu", "--no-progress", "--snapshot-every", "5"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 0, capsys.readouterr().err
+    [folder] = (tmp_path / "fast").iterdir()
+    assert seen == [signal.SIG_IGN] and (folder / runs.DONE).is_file()
+    assert len(runs.read_history(folder)) == 4 and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
 
 
 def test_a_second_signal_stops_at_once():

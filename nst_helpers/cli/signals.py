@@ -39,10 +39,12 @@ class Signals:
         say(f"[nst] {signal.Signals(signum).name}: stopping after this step (again: at once)")
 
     def install(self) -> dict:
-        """Handle HANDLED; returns the handlers before, for signal.signal to put back."""
+        """Handle HANDLED; returns the handlers before, for signal.signal to put back. A signal
+        ignored when we start stays ignored: `nohup` ignores SIGHUP and a shell's `cmd &` SIGINT
+        so that the run goes on; catching them would stop what the user asked to keep going."""
         if threading.current_thread() is not threading.main_thread():
             return {}  # signal handlers belong to the main thread: a caller's thread keeps Python's
-        return {s: signal.signal(s, self) for s in HANDLED}
+        return {s: signal.signal(s, self) for s in HANDLED if signal.getsignal(s) is not signal.SIG_IGN}
 
     def code(self) -> int:
         return 128 + (self.signum or signal.SIGINT)
