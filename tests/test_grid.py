@@ -60,7 +60,7 @@ def one_by_one(effnet):
 
 def assert_same(root: Path, grid: Grid, reference: dict) -> None:
     for c in grid.cells():
-        assert store.is_done(root, c.name), c.name
+        assert store.is_done(root, c), c.name
         assert np.array_equal(final(root, c.name), reference[c.name]), c.name
 
 
@@ -171,7 +171,7 @@ def test_an_interrupted_grid_resumes_without_redoing_finished_cells(tmp_path, sc
     with pytest.raises(KeyboardInterrupt):
         run_grid(tiny(), client=client, out=tmp_path, progress=False, on_cell=stop)
     root = tmp_path / "tiny"
-    finished = {c.name: (root / c.name / "DONE").stat().st_mtime_ns for c in tiny().cells() if store.is_done(root, c.name)}
+    finished = {c.name: (root / c.name / "DONE").stat().st_mtime_ns for c in tiny().cells() if store.is_done(root, c)}
     assert 1 <= len(finished) < 4, finished
     (root / ".left-by-a-kill.partial-abcdef").mkdir()   # what a client killed mid-write leaves
     again = run_grid(tiny(), client=client, out=tmp_path, progress=False)
@@ -190,6 +190,26 @@ def test_a_failing_cell_is_reported_and_the_others_finish(tmp_path, scheduler):
     assert json.loads((tmp_path / "failing" / store.FAILED).read_text()) == report.failed
     again = run_grid(grid, client=client, out=tmp_path, progress=False)   # retries only the failed one
     assert again.skipped == ["tile_size-0"] and list(again.failed) == ["tile_size-64"]
+
+
+def test_a_cell_made_from_other_settings_or_images_is_run_again(tmp_path, scheduler):
+    _, client = scheduler
+    photo = tmp_path / "photo.png"
+    Image.open(ROOT / "images/content.jpg").convert("RGB").save(photo)
+    grid = tiny("changed", contents=[str(photo)], axes={"style_weight": [1e6, 1e7]})
+    names = sorted(c.name for c in grid.cells())
+    assert sorted(run_grid(grid, client=client, out=tmp_path, progress=False).ran) == names
+    same = run_grid(grid, client=client, out=tmp_path, progress=False)
+    assert same.ran == [] and sorted(same.skipped) == names          # nothing changed: nothing rerun
+    fewer = tiny("changed", contents=[str(photo)], axes={"style_weight": [1e6, 1e7]}, base={**BASE, "steps": 3})
+    again = run_grid(fewer, client=client, out=tmp_path, progress=False)
+    assert sorted(again.ran) == names and again.skipped == [], again.summary()   # a setting changed
+    root = tmp_path / "changed"
+    assert all(json.loads((root / n / "config.json").read_text())["config"]["steps"] == 3 for n in names)
+    assert all(store.is_done(root, c) for c in fewer.cells()) and not any(store.is_done(root, c) for c in grid.cells())
+    Image.open(photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photo)   # the same name, other pixels
+    flipped = run_grid(fewer, client=client, out=tmp_path, progress=False)
+    assert sorted(flipped.ran) == names, flipped.summary()
 
 
 # ------------------------------------------------------------------------------ bad input

@@ -5,8 +5,9 @@ the contact sheet and the metrics table.
     report = run_grid(load("sweep.yaml"))            # a LocalCluster sized to this machine
     report = run_grid(grid, client=Client("tcp://host:8786"))   # an existing cluster
 
-Finished cells (a complete folder) are skipped; a failed cell is reported with its error and the
-others go on; a rerun retries only what is missing or failed. A worker that dies mid-cell has its
+Finished cells (a complete folder, from the same config and images: store.is_done) are skipped; a
+failed cell is reported with its error and the others go on; a rerun retries only what is missing,
+failed or changed. A worker that dies mid-cell has its
 cell rerun elsewhere by the scheduler (Dask's allowed-failures), and since workers send files
 rather than write them, nothing of the dead one's reaches the grid's folder.
 """
@@ -51,7 +52,7 @@ def run_grid(grid, client=None, scheduler: str | None = None, workers: int | Non
     root = Path(out) / grid.name
     store.tidy(root)
     report = GridReport(grid.name, root, [c.name for c in cells])
-    todo = [c for c in cells if not store.is_done(root, c.name)]
+    todo = [c for c in cells if not store.is_done(root, c)]
     report.skipped = [c.name for c in cells if c not in todo]
     t0 = time.perf_counter()
     report.where = "no cluster (every cell had finished before)"
@@ -102,7 +103,7 @@ def run_serial(grid, out="outputs", threads: int | None = None) -> GridReport:
     report, t0 = GridReport(grid.name, root, [c.name for c in cells], where="this process, no Dask"), time.perf_counter()
     for c in cells:
         done = task.run_cell(task.payload(c, grid), threads)
-        if not store.is_done(root, c.name):
+        if not store.is_done(root, c):
             store.write_cell(root, c.name, done["files"])
         report.ran.append(c.name)
         report.timings[c.name] = {"seconds": done["seconds"], "worker": done["worker"]}

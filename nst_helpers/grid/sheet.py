@@ -46,7 +46,7 @@ def contact_sheet(grid, cells, root: Path, page: dict, title: str = ""):
         ax, cell = axes[i][j], page.get((r, c))
         ax.set_xticks([])
         ax.set_yticks([])
-        if cell is not None and store.is_done(root, cell.name):
+        if cell is not None and store.is_done(root, cell):
             with Image.open(store.cell_dir(root, cell.name) / "final.png") as img:
                 ax.imshow(img.convert("RGB"))
         else:

@@ -3,8 +3,11 @@
 A cell's files arrive as bytes (task.py). They go into a hidden `.<cell>.partial-<hex>/` folder,
 which is renamed to `<cell>/` once every file is in it: a client killed half-way leaves only a
 partial folder, which the next run removes, never a `<cell>/` without its DONE. A cell is
-finished when its folder is complete (runs.folders.is_complete: the DONE marker).
+finished when its folder is complete (runs.folders.is_complete: the DONE marker) and was made from
+the cell as it is now: the same config and the same image bytes. A grid rerun after its size, its
+recipe or an image changed reruns those cells instead of taking the old pictures for new ones.
 """
+import hashlib
 import json
 import os
 import secrets
@@ -21,8 +24,28 @@ def cell_dir(root: Path, cell: str) -> Path:
     return Path(root) / cell
 
 
-def is_done(root: Path, cell: str) -> bool:
-    return folders.is_complete(cell_dir(root, cell))
+def digest(path: Path) -> str:
+    """The sha256 of a file's bytes (an image a cell reads)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def identity(cell) -> dict:
+    """What a cell's results depend on (a spec.Cell): its config as config.json stores it, and its
+    images' digests; task.payload records the same in the folder."""
+    return {"config": json.loads(json.dumps(cell.config.to_dict())),
+            "content_sha256": digest(cell.content), "style_sha256": digest(cell.style)}
+
+
+def is_done(root: Path, cell) -> bool:
+    """Is `cell` (a spec.Cell) finished: its folder complete, from this config and these images?"""
+    folder = cell_dir(root, cell.name)
+    if not folders.is_complete(folder):
+        return False
+    try:
+        saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return all(saved.get(key) == value for key, value in identity(cell).items())
 
 
 def finished(root: Path) -> list[Path]:
@@ -60,7 +83,7 @@ def write_cell(root: Path, cell: str, files: dict) -> Path:
         with open(partial / folders.DONE, "rb") as fh:   # no DONE, no result
             os.fsync(fh.fileno())
         final = cell_dir(root, cell)
-        if final.exists():   # an incomplete leftover (a complete cell is never run again)
+        if final.exists():   # an incomplete leftover, or a cell made from other settings or images
             shutil.rmtree(final)
         os.rename(partial, final)
     except BaseException:

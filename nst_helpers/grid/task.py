@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import store
+
 _NETS = {}   # (backbone, pooling) -> the loaded network: one load per worker process, not one per cell
 
 
@@ -24,7 +26,8 @@ def payload(cell, grid) -> dict:
             "images": {"content": (cell.content.name, cell.content.read_bytes()),
                        "style": (cell.style.name, cell.style.read_bytes())},
             "extra": {"grid": grid.name, "cell": cell.name, "axes": cell.labels, "content_path": rel(cell.content),
-                      "style_path": rel(cell.style), "recipe": grid.recipe, **grid.labels}}
+                      "style_path": rel(cell.style), "recipe": grid.recipe, **grid.labels,
+                      **{k: v for k, v in store.identity(cell).items() if k != "config"}}}
 
 
 def backbone(cfg):
