@@ -301,3 +301,16 @@ def test_a_worker_started_with_dasks_trim_threshold_reuses_its_heap_again(trim, 
     if "mallinfo2" in out.stderr:
         pytest.skip("this C library has no mallinfo2 (glibc 2.33 or later)")
     assert json.loads(out.stdout.strip().splitlines()[-1]) == want, out.stderr
+
+
+def test_the_notebooks_grid_time_is_its_cells_estimates_added():
+    from nst_helpers.notebook import grid as sweep
+    from nst_helpers.runs import duration
+    base = {"size": 256, "backbone": "vgg19_original"}
+    one = tiny(axes={"style_weight": [1e6]}, base=base, device="cpu")
+    four = tiny(axes={"style_weight": [1e6, 1e7], "tv_weight": [0, 10]}, base=base, device="cpu")
+    [cell] = one.cells()
+    each = duration.estimate(cell.config, "vgg19_original", "cpu", (256, 256))   # the bundled photo is square
+    assert each > 10   # VGG19 at 256 px on a CPU: tens of seconds, so the words below are not all "< 1 s"
+    assert sweep.time_note(one) == f"time: about {duration.in_words(each)} for the 1 cell here (runs/duration.py's estimates, added)"
+    assert f"about {duration.in_words(4 * each)} for the 4 cells" in sweep.time_note(four)

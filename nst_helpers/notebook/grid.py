@@ -39,10 +39,27 @@ def experiments(s, presets=("baseline", "exp1", "exp2", "exp3")) -> Grid:
 
 
 def describe(g: Grid) -> str:
-    """The grid in two lines: its axes and cells, and where they go."""
+    """The grid in three lines: its axes and cells, the sheet's rows and columns, how long it takes."""
     dims = {a: list(v) for a, v in g.dimensions().items() if len(v) > 1}
     axes = " x ".join(f"{a} ({', '.join(v)})" for a, v in dims.items()) or "one cell"
-    return f"grid {g.name}: {axes} = {len(g.cells())} cells\nrows {' and columns '.join(filter(None, grid_sheet.sheet_axes(g)))}"
+    return (f"grid {g.name}: {axes} = {len(g.cells())} cells\n"
+            f"rows {' and columns '.join(filter(None, grid_sheet.sheet_axes(g)))}\n{time_note(g)}")
+
+
+def time_note(g: Grid) -> str:
+    """runs/duration.py's estimate for every cell, added up: on a CPU the workers share its cores,
+    so the grid takes about as long as its runs one after another (benchmarks/grid.py: less)."""
+    from PIL import Image
+    from ..core import plan
+    from ..core.devices import pick_device
+    from ..runs import duration
+    device, total = str(g.device or pick_device()), 0.0
+    for cell in g.cells():
+        with Image.open(cell.content) as img:
+            hw = plan.level_shape(img.size[::-1], cell.config.size, max(img.size))
+        total += duration.estimate(cell.config, None, device, hw)
+    n = len(g.cells())
+    return f"time: about {duration.in_words(total)} for the {n} cell{'s' * (n != 1)} here (runs/duration.py's estimates, added)"
 
 
 def layer_table(layer_weights: dict) -> str:
