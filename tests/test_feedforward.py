@@ -73,6 +73,18 @@ def test_eval_mode_is_deterministic_and_each_picture_its_own():
 
 # ------------------------------------------------------------------------------ the photo set
 
+def test_the_bundled_photos_never_hold_a_photo_it_is_tested_on():
+    """The network is shown photos it 'never saw': the project's own and the evaluation photos."""
+    root = Path(__file__).resolve().parents[1]
+    tested = [root / "images" / "content.jpg", *sorted((root.parent / "shared" / "eval-images").glob("*.jpg"))]
+    small = {p: load_image(p, max_size=64) for p in tested}
+    for photo in data.bundled_photos():
+        mine = load_image(photo, max_size=64)
+        for p, other in small.items():
+            same = mine.shape == other.shape and (mine - other).abs().mean() < 0.05
+            assert not same, f"{photo} is {p}"
+
+
 def test_crops_are_reproducible_from_the_seed_and_vary(photos):
     paths = data.find_photos(photos)
     assert [p.name for p in paths] == ["p0.png", "p1.png", "p2.png", "p3.png"]
@@ -236,3 +248,25 @@ def test_a_bad_input_is_one_line(kind, words, tmp_path, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert_one_line_error(code, err, *words)
     assert "this ran" not in out and not (tmp_path / "out").exists()
+
+
+def test_notebook_08s_comparison_keeps_every_picture_of_every_photo(tmp_path, monkeypatch):
+    """Its pictures are {title: image}: two photos whose pictures took the same seconds once shared
+    titles, and the grid lost a picture and its columns (found in JupyterLab at the full setting)."""
+    import types
+    from nst_helpers.notebook import realtime
+    root = Path(__file__).resolve().parents[1]
+    other = tmp_path / "other.png"
+    save_image(load_image(root / "images" / "content.jpg", max_size=48).flip(-1), other)
+    rt = realtime.Realtime(TrainConfig(style=str(root / "images" / "style.jpg")), [root / "images" / "content.jpg", other],
+                           48, tmp_path, smoke=False)
+    same = lambda photo, *rest: photo   # noqa: E731  every way hands back the photo, in the same seconds
+    monkeypatch.setattr(realtime, "load_backbone", lambda *a, **k: None)
+    monkeypatch.setattr(realtime, "ff", types.SimpleNamespace(stylize=same))
+    monkeypatch.setattr(realtime, "run", lambda p, *a, **k: types.SimpleNamespace(image=p))
+    monkeypatch.setattr(realtime, "peer", lambda size: same)
+    monkeypatch.setattr(realtime, "judge", types.SimpleNamespace(judge=lambda *a: dict(style=0.1, structure=0.5, noise=0.9)))
+    monkeypatch.setattr(realtime, "_timed", lambda fn, *args: (fn(*args), 0.25))
+    pictures, table = realtime.compare(rt, net=None)
+    assert len(pictures) == 2 * 4 and len(set(pictures)) == 8   # photo, feed-forward, optimisation, peer; twice
+    assert table.count("| 0.25 |") == 6

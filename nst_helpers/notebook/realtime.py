@@ -15,6 +15,7 @@ from ..core.config import preset
 from ..core.images import load_image
 from ..core.transfer import run
 from ..feedforward import stylize as ff
+from ..feedforward.data import bundled_in_words
 from ..feedforward.net import TransformNet
 from ..feedforward.train import TrainConfig, train
 from ..runs import judge
@@ -37,7 +38,7 @@ class Realtime:
     def describe(self) -> str:
         c = self.cfg
         mode = "SMOKE MODE (NST_SMOKE=1): a few steps on tiny crops, for CI only\n" if self.smoke else ""
-        data = c.data or "the bundled photos (scikit-image's, opencv-doc's)"
+        data = c.data or bundled_in_words()
         return (f"{mode}training: {c.steps} Adam steps of {c.batch} crops of {c.size} px from {data}; width {c.width}, "
                 f"loss network {c.backbone}; style {Path(c.style).name} at {c.style_size} px\n"
                 f"then {len(self.photos)} photo(s) it never saw, at {self.picture} px; runs go to {self.outputs}")
@@ -99,7 +100,7 @@ def compare(rt: Realtime, net) -> tuple[dict, str]:
         pictures[path.stem] = photo
         for name, way in ways.items():
             out, seconds = _timed(way, photo, style)
-            pictures[f"{name}, {seconds:.2f} s"] = out
+            pictures[f"{path.stem}: {name}, {seconds:.2f} s"] = out   # the photo's name: no two titles alike
             # the judge takes ~10 s a picture on a busy 2-core CPU: not in smoke mode (it only shows the notebook works)
             m = dict.fromkeys(("style", "structure", "noise"), float("nan")) if rt.smoke else \
                 judge.judge(out, photo, style, judge_net)
