@@ -100,7 +100,7 @@ def compare(rt: Realtime, net) -> tuple[dict, str]:
         pictures[path.stem] = photo
         for name, way in ways.items():
             out, seconds = _timed(way, photo, style)
-            pictures[f"{path.stem}: {name}, {seconds:.2f} s"] = out   # the photo's name: no two titles alike
+            pictures[f"{path.stem}\n{name}, {seconds:.2f} s"] = out   # the photo's name: no two titles alike
             # the judge takes ~10 s a picture on a busy 2-core CPU: not in smoke mode (it only shows the notebook works)
             m = dict.fromkeys(("style", "structure", "noise"), float("nan")) if rt.smoke else \
                 judge.judge(out, photo, style, judge_net)
