@@ -57,7 +57,7 @@ def bundled_photos() -> list[Path]:
 
 
 def bundled_in_words() -> str:
-    """Which bundled photos this machine has, in a line (the notebook's and the command line's)."""
+    """Which bundled photos this machine has, in a line (notebook 08 prints it before training)."""
     found = bundled_photos()
     from_opencv = sum(OPENCV in p.parents for p in found)
     words = f"{len(found)} bundled photos ({len(found) - from_opencv} of scikit-image's, {from_opencv} of opencv-doc's)"
