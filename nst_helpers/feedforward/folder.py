@@ -107,7 +107,7 @@ def loss_figure(history: list, cfg):
     for key, w in (("total", 1.0), ("content", cfg.content_weight), ("style", cfg.style_weight), ("tv", cfg.tv_weight)):
         ax.plot(steps, smoothed([w * r[key] for r in history]), label=key if key == "total" else f"{key} x weight")
     ax.set(yscale="log", xlabel="step", ylabel="loss (mean of 20 steps)", title="training loss")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)   # beside the curves, never on them
     return fig
 
 
