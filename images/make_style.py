@@ -1,9 +1,9 @@
-"""Generate images/style.jpg: a swirling, Van-Gogh-ish painting of thick brush strokes.
+"""Generate images/swirls.jpg: a swirling, Van-Gogh-ish painting of thick brush strokes.
 
 Deterministic (fixed seed, numpy + Pillow only), so the project owns the image
 outright and can release it under its own licence. Run from the repo root:
 
-    python images/make_style.py            # writes images/style.jpg
+    python images/make_style.py            # writes images/swirls.jpg
 
 The picture has texture at several scales (large vortices, medium strokes,
 fine hatching), vivid saturated colours and hard edges (moon halo rings, a dark
@@ -115,6 +115,6 @@ def make_style(seed: int = SEED, size: int = SIZE) -> Image.Image:
 
 
 if __name__ == "__main__":
-    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).with_name("style.jpg")
+    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).with_name("swirls.jpg")
     make_style().save(out, quality=90)
     print(f"wrote {out} ({out.stat().st_size // 1024} KB)")
