@@ -13,7 +13,7 @@ from nst_helpers.notebook.explorer.background import Background, Hooks
 from nst_helpers.runs import duration, metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTENT, STYLE = ROOT / "images" / "content.jpg", ROOT / "images" / "style.jpg"
+CONTENT, STYLE = ROOT / "images" / "content.jpg", ROOT / "images" / "swirls.jpg"
 
 
 def test_it_imports_without_ipywidgets():

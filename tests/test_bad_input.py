@@ -26,7 +26,7 @@ from nst_helpers.core.config import StyleConfig, preset
 from nst_helpers.core.images import ImageError, load_image
 
 ROOT = Path(__file__).resolve().parents[1]
-STYLE = str(ROOT / "images" / "style.jpg")
+STYLE = str(ROOT / "images" / "swirls.jpg")
 CONTENT = str(ROOT / "images" / "content.jpg")
 
 

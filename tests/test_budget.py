@@ -17,7 +17,7 @@ from nst_helpers.runs.duration import DurationEstimate, early_end_note
 from nst_helpers.core.config import preset, with_fast_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTENT, STYLE = str(ROOT / "images" / "content.jpg"), str(ROOT / "images" / "style.jpg")
+CONTENT, STYLE = str(ROOT / "images" / "content.jpg"), str(ROOT / "images" / "swirls.jpg")
 GB = 1e9
 
 

@@ -111,7 +111,7 @@ def test_a_save_killed_mid_write_is_never_reused(tmp_path, monkeypatch, effnet, 
 # ------------------------------------------------------------------------------ interrupted command-line runs
 
 STEPS = 20  # fewer than the fast preset's early-stopping window: every run does them all
-RUN = ["--content", "images/content.jpg", "--style", "images/style.jpg", "--preset", "fast", "--size", "64",
+RUN = ["--content", "images/content.jpg", "--style", "images/swirls.jpg", "--preset", "fast", "--size", "64",
        "--steps", str(STEPS), "--backbone", "efficientnet_lite0", "--device", "cpu", "--no-progress",
        "--snapshot-every", "2"]
 

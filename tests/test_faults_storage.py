@@ -21,7 +21,7 @@ from nst_helpers.runs import checkpoint, folders, lock, plots
 from test_bad_input import assert_one_line_error, assert_raises
 from test_faults import ROOT, checkpoint_at, cli_process, finish
 
-TINY = ["--content", "images/content.jpg", "--style", "images/style.jpg", "--preset", "fast",
+TINY = ["--content", "images/content.jpg", "--style", "images/swirls.jpg", "--preset", "fast",
         "--backbone", "efficientnet_lite0", "--size", "64", "--no-progress"]
 
 

@@ -34,7 +34,7 @@ AXES = {"style_weight": [1e6, 1e7], "tv_weight": [0, 1000]}
 
 
 def tiny(name="tiny", **over) -> Grid:
-    fields = dict(contents=["images/content.jpg"], styles=["images/style.jpg"], presets=["fast"], base=dict(BASE),
+    fields = dict(contents=["images/content.jpg"], styles=["images/swirls.jpg"], presets=["fast"], base=dict(BASE),
                   axes=dict(AXES), root=ROOT)
     return Grid(name, **{**fields, **over})
 
@@ -121,7 +121,7 @@ def cli(*args, timeout=120):
 def test_a_scheduler_and_two_worker_processes_through_the_command_line(tmp_path, scheduler, one_by_one):
     address, _ = scheduler
     grid_file = tmp_path / "tiny.yaml"
-    grid_file.write_text(f"contents: [{ROOT}/images/content.jpg]\nstyles: [{ROOT}/images/style.jpg]\n"
+    grid_file.write_text(f"contents: [{ROOT}/images/content.jpg]\nstyles: [{ROOT}/images/swirls.jpg]\n"
                          "presets: [fast]\nbase: {size: 64, steps: 6, backbone: efficientnet_lite0}\n"
                          "axes:\n  style_weight: [1e6, 1e7]\n  tv_weight: [0, 1000]\n")
     done = cli(grid_file, "--scheduler", address, "--out", tmp_path / "out", "--no-progress")
@@ -215,13 +215,13 @@ def test_a_cell_made_from_other_settings_or_images_is_run_again(tmp_path, schedu
 # ------------------------------------------------------------------------------ bad input
 
 @pytest.mark.parametrize("text, words", [
-    ('{"contents": ["images/content.jpg"], "styles": ["images/style.jpg"], "stlyes": []}', ["unknown field", "stlyes"]),
+    ('{"contents": ["images/content.jpg"], "styles": ["images/swirls.jpg"], "stlyes": []}', ["unknown field", "stlyes"]),
     ('{"contents": ["images/content.jpg"], "styles": []}', ["styles is empty"]),
-    ('{"contents": ["images/content.jpg"], "styles": ["images/style.jpg"], "axes": {"style_weight": []}}',
+    ('{"contents": ["images/content.jpg"], "styles": ["images/swirls.jpg"], "axes": {"style_weight": []}}',
      ["axes.style_weight is empty"]),
-    ('{"contents": ["images/content.jpg"], "styles": ["images/style.jpg"], "axes": {"style_wieght": [1]}}',
+    ('{"contents": ["images/content.jpg"], "styles": ["images/swirls.jpg"], "axes": {"style_wieght": [1]}}',
      ["unknown config field", "style_wieght"]),
-    ('{"contents": ["images/content.jpg"], "styles": ["images/style.jpg"], "axes": {"steps": [10, -1]}}',
+    ('{"contents": ["images/content.jpg"], "styles": ["images/swirls.jpg"], "axes": {"steps": [10, -1]}}',
      ["cell steps--1", "steps"]),
 ], ids=["unknown field", "empty list", "empty axis", "unknown config field", "bad value"])
 def test_a_bad_grid_file_is_one_line_before_anything_runs(tmp_path, text, words):
@@ -243,7 +243,7 @@ def test_the_command_line_says_a_bad_grid_and_a_dead_scheduler_in_a_line(tmp_pat
     done = cli(bad)
     assert_one_line_error(done.returncode, done.stderr, "unknown field", "shet")
     good = tmp_path / "good.yaml"
-    good.write_text(f"contents: [{ROOT}/images/content.jpg]\nstyles: [{ROOT}/images/style.jpg]\n")
+    good.write_text(f"contents: [{ROOT}/images/content.jpg]\nstyles: [{ROOT}/images/swirls.jpg]\n")
     t0 = time.perf_counter()
     done = cli(good, "--scheduler", f"tcp://127.0.0.1:{_free_port()}", "--out", tmp_path, timeout=60)
     assert_one_line_error(done.returncode, done.stderr, "no Dask scheduler answers", "--scheduler")

@@ -7,6 +7,7 @@ import torch
 from nst_helpers import preset, run
 from nst_helpers.core.objective import StyleObjective
 from nst_helpers.runs import checkpoint
+from margins import above, below
 
 
 def lite(**changes):
@@ -34,7 +35,7 @@ def test_an_extra_loss_is_added_to_the_total_and_pulls_the_image(tiny_pair, effn
     assert first["total"] == pytest.approx(base.item() + pull(content).item(), rel=1e-4)
     assert set(parts) == {"content", "style", "tv"}   # without the hook, the parts are as before
     free = run(content, style, lite(), backbone=effnet, progress=False, start=content)
-    assert ((result.image - target) ** 2).mean() < 0.5 * ((free.image - target) ** 2).mean()
+    below(((result.image - target) ** 2).mean() / ((free.image - target) ** 2).mean(), 0.5, "distance to the hook's target, with / without")
 
 
 def test_hooks_are_never_checkpointed(tiny_pair, effnet, tmp_path):

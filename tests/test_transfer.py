@@ -8,6 +8,7 @@ from nst_helpers.core import losses, plan, transfer
 from nst_helpers.core.devices import pick_device
 from nst_helpers.core.objective import autocast_for
 from nst_helpers.core.transfer import STD
+from margins import above, below
 
 
 def tiny(**kw):
@@ -46,7 +47,7 @@ def test_first_adam_step_keeps_the_seeds_lr_meaning(effnet, tiny_pair):
 @pytest.mark.parametrize("schedule", ["constant", "cosine", "step", "plateau"])
 def test_each_optimizer_and_schedule_lowers_the_style_transfer_loss(effnet, tiny_pair, optimizer, lr, schedule):
     r = run(*tiny_pair, tiny(optimizer=optimizer, lr=lr, lr_schedule=schedule, steps=8), backbone=effnet, progress=False)
-    assert r.history[-1]["total"] < 0.7 * r.history[0]["total"]
+    below(r.history[-1]["total"] / r.history[0]["total"], 0.7, f"last / first loss, {optimizer} {schedule}")
 
 
 def test_image_stays_in_range_with_a_huge_lr(effnet, tiny_pair):
@@ -108,7 +109,7 @@ def test_mixed_precision_runs_backbone_in_bf16_and_grams_in_fp32(effnet, tiny_pa
     assert feats["stem"].dtype == (torch.bfloat16 if native else torch.float32)
     assert losses.gram_matrix(feats["block4"]).dtype == torch.float32
     r = run(*tiny_pair, tiny(mixed_precision=True, steps=4), backbone=effnet, progress=False)
-    assert r.history[-1]["total"] < r.history[0]["total"]
+    below(r.history[-1]["total"] / r.history[0]["total"], 1, "last / first loss, mixed precision")
 
 
 def test_pick_device_prefers_what_is_asked():
