@@ -25,6 +25,7 @@ from ..core.devices import module_device
 from ..core.images import resize_to
 from ..core.losses import gram_matrix
 from .metrics import luminance, pixels, sliced_wasserstein
+from .remembered import remembered
 
 JUDGE_SIZE = 384
 JUDGE_LAYERS = ("stem", "block2", "block5", "block10", "block16")  # Lite1/Lite2 (21 blocks)
@@ -52,12 +53,12 @@ def style_distance(result, photo, style, net) -> float:
     """The style distance above: 0 = the style's Gram statistics, 1 = the photo's distance."""
     result = long_side(result)
     photo = resize_to(photo, tuple(result.shape[-2:]))
-    target = _grams(net, long_side(style))
+    target = remembered(net, "judge:grams", long_side(style), lambda x: _grams(net, x))   # one painting, many results
 
-    def dist(image):
-        return sum(((g - t) ** 2).mean() / (t ** 2).mean() for g, t in zip(_grams(net, image), target))
+    def dist(grams):
+        return sum(((g - t) ** 2).mean() / (t ** 2).mean() for g, t in zip(grams, target))
 
-    return float(dist(result) / dist(photo))
+    return float(dist(_grams(net, result)) / dist(remembered(net, "judge:grams", photo, lambda x: _grams(net, x))))
 
 
 def srgb_to_lab(image: torch.Tensor) -> torch.Tensor:

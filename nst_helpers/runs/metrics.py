@@ -31,6 +31,7 @@ from ..core.devices import module_device
 from ..core.images import resize_to
 from ..core.losses import gram_matrix
 from ..core.losses import total_variation as _tv
+from .remembered import remembered
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma weights
 K1, K2 = 0.01, 0.03           # SSIM's standard stabilising constants (Wang et al. 2004)
@@ -108,34 +109,51 @@ def content_ssim(image: torch.Tensor, content: torch.Tensor) -> float:
     return ssim(luminance(image.double()), luminance(_same_size(content, image).double()))
 
 
-@torch.no_grad()
+def _image_features(image: torch.Tensor, backbone, layers: list) -> dict:
+    """{layer: float32 activation} of one image (moved to the backbone's device, never the reverse)."""
+    with torch.no_grad():
+        return {k: v.float() for k, v in backbone(image.to(module_device(backbone), torch.float32), layers).items()}
+
+
+def _content_reference(content: torch.Tensor, backbone, own: str) -> torch.Tensor:
+    """The photo's activation at `own`, remembered: every result of a comparison is held against it."""
+    return remembered(backbone, f"content:{own}", content, lambda x: _image_features(x, backbone, [own])[own])
+
+
+def _style_grams(style: torch.Tensor, backbone, own: list) -> dict:
+    """The style image's Gram matrices at `own`, remembered like the photo's features."""
+    return remembered(backbone, "grams:" + ",".join(own), style,
+                      lambda x: {k: gram_matrix(f) for k, f in _image_features(x, backbone, own).items()})
+
+
+def _content_distance(f_x: torch.Tensor, f_c: torch.Tensor) -> float:
+    return float(((f_x - f_c) ** 2).sum() / (f_c ** 2).sum().clamp_min(1e-12))
+
+
+def _gram_distance(f_x: dict, g_s: dict) -> float:
+    dists = [float(torch.linalg.norm(gram_matrix(f_x[k]) - g) / torch.linalg.norm(g).clamp_min(1e-12)) for k, g in g_s.items()]
+    return sum(dists) / len(dists)
+
+
 def content_distance(image: torch.Tensor, content: torch.Tensor, backbone, layer: str = "conv4_2") -> float:
     """Relative feature distance ||F(image) - F(content)||^2 / ||F(content)||^2 at `layer`.
 
     Higher means less content retained (0.0 for the photo itself). `layer` is a preset
     layer name (VGG19's) or the backbone's own; F is the backbone's activation there.
     """
-    own, dev = resolve_layers(backbone, [layer])[0], module_device(backbone)
-    f_x = backbone(image.to(dev, torch.float32), [own])[own].float()
-    f_c = backbone(_same_size(content, image).to(dev, torch.float32), [own])[own].float()
-    return float(((f_x - f_c) ** 2).sum() / (f_c ** 2).sum().clamp_min(1e-12))
+    own = resolve_layers(backbone, [layer])[0]
+    return _content_distance(_image_features(image, backbone, [own])[own],
+                             _content_reference(_same_size(content, image), backbone, own))
 
 
-@torch.no_grad()
 def gram_distance(image: torch.Tensor, style: torch.Tensor, backbone, layers=SEED_STYLE_LAYERS) -> float:
     """Mean over `layers` of ||G(image) - G(style)||_F / ||G(style)||_F (Gram matrices as in losses).
 
     Higher means less of the style's texture statistics (0.0 for the style image itself).
     Sizes may differ: the Gram matrix is normalised by C*H*W.
     """
-    own, dev = resolve_layers(backbone, list(layers)), module_device(backbone)
-    f_x = backbone(image.to(dev, torch.float32), own)
-    f_s = backbone(style.to(dev, torch.float32), own)
-    dists = []
-    for name in own:
-        g_x, g_s = gram_matrix(f_x[name]), gram_matrix(f_s[name])
-        dists.append(float(torch.linalg.norm(g_x - g_s) / torch.linalg.norm(g_s).clamp_min(1e-12)))
-    return sum(dists) / len(dists)
+    own = resolve_layers(backbone, list(layers))
+    return _gram_distance(_image_features(image, backbone, own), _style_grams(style, backbone, own))
 
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int = 64, quantiles: int = 256,
@@ -152,12 +170,13 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int = 64, q
     dirs = dirs / dirs.norm(dim=0, keepdim=True)
     levels = (torch.arange(quantiles, dtype=torch.float64, device=dev) + 0.5) / quantiles
 
-    def quantile_functions(points):  # (quantiles, directions)
-        proj = (points.detach().to(dev, torch.float64) @ dirs).sort(dim=0).values
-        pos = levels * (proj.shape[0] - 1)
-        lo, frac = pos.floor().long(), (pos - pos.floor())[:, None]
-        hi = (lo + 1).clamp_max(proj.shape[0] - 1)
-        return proj[lo] * (1 - frac) + proj[hi] * frac
+    def quantile_functions(points):  # (directions, quantiles)
+        # one row per direction: sorting contiguous rows is ~3x faster than sorting columns
+        proj = (dirs.T @ points.detach().to(dev, torch.float64).T).sort(dim=1).values
+        pos = levels * (proj.shape[1] - 1)
+        lo, frac = pos.floor().long(), pos - pos.floor()
+        hi = (lo + 1).clamp_max(proj.shape[1] - 1)
+        return proj[:, lo] * (1 - frac) + proj[:, hi] * frac
 
     return float((quantile_functions(a) - quantile_functions(b)).abs().mean())
 
@@ -213,11 +232,13 @@ def loss_decreased(history: list) -> bool:
 
 def measure(image: torch.Tensor, content: torch.Tensor, style: torch.Tensor, backbone, history=None) -> dict:
     """Every metric of METRICS for one result, as {name: float}, in METRICS' order."""
+    (own_c,), own_s = resolve_layers(backbone, ["conv4_2"]), resolve_layers(backbone, list(SEED_STYLE_LAYERS))
+    feats = _image_features(image, backbone, list(dict.fromkeys([own_c, *own_s])))   # one pass for both
     return {
         "total_loss": final_loss(history or []),
         "ssim": content_ssim(image, content),
-        "content_distance": content_distance(image, content, backbone),
-        "gram_distance": gram_distance(image, style, backbone),
+        "content_distance": _content_distance(feats[own_c], _content_reference(_same_size(content, image), backbone, own_c)),
+        "gram_distance": _gram_distance(feats, _style_grams(style, backbone, own_s)),
         "colour_distance": colour_distance(image, style),
         "tv": total_variation(image),
         "hf_energy": high_frequency_energy(image),
