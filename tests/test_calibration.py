@@ -1,5 +1,5 @@
-"""The backbones' calibrated style scales (benchmarks/calibrate_style_scale.py picks them; the
-README has the measurements). Checked here against an independent prediction: under the seed's
+"""The backbones' calibrated style scales (benchmarks/calibrate_style_scale.py picks them;
+docs/backbones-and-losses.md has the measurements). Checked here against an independent prediction: under the seed's
 loss a layer's term is C*H*W times the size-independent one (losses.py), so at the seed's size,
 512 px, the two calibrations must give the baseline about the same content/style balance."""
 import pytest

@@ -277,9 +277,10 @@ def test_the_claims_finder_finds_stale_numbers():
                                                        ("size", 384), ("scales", 3)])
 
 
-@pytest.mark.parametrize("path", [*NOTEBOOKS, ROOT / "README.md"], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*NOTEBOOKS, ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))],
+                         ids=lambda p: p.name)
 def test_what_the_text_says_of_the_fast_recipe_is_true(path, monkeypatch):
-    """Every number a notebook (markdown and code comments) or the README gives for the fast
+    """Every number a notebook (markdown and code comments), the README or a docs/ page gives for the fast
     recipe's size, steps or pyramid levels is the preset's (a recipe change must update the text)."""
     monkeypatch.delenv("NST_SMOKE", raising=False)
     fast = preset("fast")

@@ -2,6 +2,7 @@
 the output folder. Nothing here loads torch except check_device, and only when --device is given."""
 import argparse
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -33,6 +34,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    def _fill_text(self, text, width, indent):
+        # the epilog's presets keep a paragraph each (argparse would run them into one)
+        return "\n".join(super(_Help, self)._fill_text(part, width, indent) for part in text.split("\n"))
+
     def _get_help_string(self, action):
         # a default only where it says something: not None (the help says what happens), not on a
         # required argument or a flag, not twice where the help names it already
@@ -81,15 +86,31 @@ def _tile(text: str) -> int:
 
 
 def presets_help() -> str:
-    """The presets, each with what it does and what it costs on a 2-core CPU (runs/duration.py's
-    measured table; the run itself prints its own estimate after a few steps)."""
+    """The presets, a paragraph each: what it does and what it costs on a 2-core CPU on VGG19 and
+    on EfficientNet-Lite0, each run with its own recipe (runs/duration.py's estimate from its
+    measured table; the run itself prints its own estimate after its first steps)."""
     from ..core.config import preset
 
+    def on(name, backbone):
+        cfg = preset(name, backbone=backbone)
+        return cfg, duration.in_words(duration.estimate(cfg, backbone, "cpu"))
+
     def cost(name):
-        cfg = preset(name)
-        each = [f"{duration.in_words(duration.estimate(cfg, b, 'cpu'))} on {b}" for b in ("efficientnet_lite0", "vgg19")]
-        return f"{cfg.steps} steps at {cfg.size} px: about {' or '.join(each)} on a 2-core CPU"
-    return "Presets: " + "; ".join(f"{k}: {v} ({cost(k)})" for k, v in PRESET_DESCRIPTIONS.items())
+        (vgg, vgg_s), (lite, lite_s) = on(name, "vgg19"), on(name, "efficientnet_lite0")
+        if name != "fast":
+            return (f"{vgg.steps} {vgg.optimizer.title()} steps at {vgg.size} px: about {vgg_s} on vgg19, "
+                    f"{lite_s} on efficientnet_lite0.")
+        def steps(cfg):
+            split = "/".join(map(str, cfg.scale_steps)) if cfg.scale_steps else ""
+            return f"{cfg.steps} steps{f' ({split})' if split else ''}{' in bf16' if cfg.mixed_precision else ''}"
+        return (f"L-BFGS on a {vgg.scales}-scale pyramid up to {vgg.size} px: on vgg19 {steps(vgg)}, about {vgg_s}; "
+                f"on efficientnet_lite0 {steps(lite)}, about {lite_s}.")
+    head = ("Presets, with the time a run takes on a 2-core CPU (runs/duration.py's estimate; a run prints "
+            "its own, from its own speed, after its first steps):")
+    def what(name):   # the description without its title ("Exp 1, ", "Baseline: ")
+        return re.sub(r"^[^:,]*[:,] ", "", PRESET_DESCRIPTIONS[name])
+    names = ["fast"] + [k for k in PRESET_DESCRIPTIONS if k != "fast"]   # the default first
+    return "\n".join([head] + [f"{k}{' (the default)' if k == 'fast' else ''}: {what(k)}. {cost(k)}" for k in names])
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,8 +35,7 @@ PRESET_DESCRIPTIONS = {
     "exp1": "Exp 1, increased early-layer weights: more prominent style artifacts",
     "exp2": "Exp 2, balanced layer weights: subtle content preservation",
     "exp3": "Exp 3, reduced later-layer weights: more content details",
-    "fast": "Fast: the painting recipe, refined coarse to fine (L-BFGS on a 3-scale pyramid to 512 px; "
-            "VGG19: 80 steps, 40/25/15 from 256 px, in bf16; EfficientNet-Lite: 150 steps)",
+    "fast": "Fast: the painting recipe, refined coarse to fine",   # --help adds its steps per backbone (cli/args.py)
 }
 
 
