@@ -13,6 +13,12 @@ TORCH ?= auto
 # torch's OpenMP threads sleep instead of spinning while they wait (nst_helpers/core/threads.py): with
 # another busy process on the same cores, spinning threads made a run ~15x slower. Also in the kernel.
 export OMP_WAIT_POLICY ?= PASSIVE
+# CPU=avx2: run as a machine without AVX-512 runs (AVX2 kernels, so no native bf16 and no autocast):
+# `make test CPU=avx2` tries the other kind of CI machine's path on this one (docs/testing.md)
+ifeq ($(CPU),avx2)
+export ATEN_CPU_CAPABILITY := avx2
+export ONEDNN_MAX_CPU_ISA := AVX2
+endif
 
 .PHONY: demo test experiments benchmark lab data clean-venv
 

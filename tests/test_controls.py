@@ -46,7 +46,7 @@ def test_luminance_only_transfer_keeps_the_photos_chroma(tiny_pair, effnet):
     below((chroma - photo).abs()[:, inside[0]].max(), 1e-4, "chroma change where unclamped")
     # and the luminance did change: the painting's strokes are in it
     y_change = (preserve.to_yiq(result.image)[0, 0] - preserve.to_yiq(content)[0, 0]).abs().mean()
-    above(y_change, 0.02, "luminance change")
+    above(y_change, 0.01, "luminance change")   # measured 0.021
 
 
 def test_colour_matching_gives_the_style_the_photos_mean_and_covariance():
@@ -95,8 +95,8 @@ def test_a_bigger_style_image_keeps_the_seed_losss_scale(tiny_pair, effnet):
     tiled = StyleObjective(effnet, cfg, content, style.repeat(1, 1, 2, 2))
     for layer in one.style_grams:
         ratio = tiled.style_grams[layer].norm() / one.style_grams[layer].norm()
-        above(ratio, 0.8, f"tiled / single style Gram norm, {layer}")
-        below(ratio, 1.25, f"tiled / single style Gram norm, {layer}")
+        above(ratio, 0.7, f"tiled / single style Gram norm, {layer}")    # measured 0.84-1.04; four
+        below(ratio, 1.4, f"tiled / single style Gram norm, {layer}")    # times the area would give ~4
 
 
 def test_seed_changes_a_noise_start_from_the_command_line(tmp_path, capsys):
@@ -255,10 +255,29 @@ def test_the_metrics_table_measures_every_run_with_one_network(tiny_pair, effnet
     content, style = tiny_pair
     runs = {"plain": run(content, style, lite(steps=2), backbone=effnet, progress=False),
             "luminance": run(content, style, lite(steps=2, preserve_colour="luminance"), backbone=effnet, progress=False)}
-    table = controls.metrics_table(runs, effnet, style=style).splitlines()
-    assert [line.split("|")[1].strip() for line in table[3:]] == ["plain", "luminance"]
+    rows = controls.measure(runs, effnet, style=style)
+    assert list(rows) == ["plain", "luminance"]
     want = metrics.measure(runs["luminance"].image, content, style, effnet)["ssim"]
-    assert f"{want:.3g}" in table[4]
+    assert rows["luminance"]["ssim"] == pytest.approx(want, rel=1e-6)
+
+
+def test_what_each_control_did_says_no_where_a_control_did_the_opposite():
+    """The verdicts read the measured rows: flipping one measurement flips its line, and only it."""
+    from nst_helpers.notebook import controls
+    labels = ["off", "luminance", "match", "histogram", "stroke 0.5", "stroke 2", "painting", "0.5 / 0.5", "second",
+              "content", "gray", "noise", "fast's own", "background only", "everywhere", "avg pooling", "max pooling"]
+    base = dict(colour_distance=0.04, hf_energy=0.003, gram_distance=1.0, tv=0.1, ssim=0.7)
+    rows = {k: dict(base) for k in labels}
+    rows["luminance"]["colour_distance"] = rows["match"]["colour_distance"] = rows["histogram"]["colour_distance"] = 0.07
+    rows["stroke 2"]["hf_energy"], rows["avg pooling"]["hf_energy"] = 0.002, 0.002
+    rows["0.5 / 0.5"]["gram_distance"], rows["second"]["gram_distance"], rows["noise"]["tv"] = 1.5, 2.5, 0.3
+    rows["content"]["ssim"] = rows["background only"]["ssim"] = 0.9
+    photo = torch.rand(1, 3, 8, 8)
+    results = {"off": type("R", (), {"image": photo.flip(-1)})(), "luminance": type("R", (), {"image": photo})()}
+    lines = controls.what_each_did(rows, results, photo).splitlines()
+    assert len(lines) == len(controls.PROPERTIES) and all(line.startswith("yes") for line in lines), lines
+    rows["avg pooling"]["hf_energy"] = 0.004   # smoother with max pooling: that line says no
+    assert [line[:3] for line in controls.what_each_did(rows, results, photo).splitlines()] == ["yes"] * 7 + ["NO "]
 
 
 def test_the_other_vgg19_weights_are_offered_only_where_they_are(monkeypatch):

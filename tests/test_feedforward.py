@@ -111,7 +111,7 @@ def test_a_tiny_training_lowers_its_loss_on_a_fixed_batch(photos, effnet, tmp_pa
     with torch.no_grad():
         before, after = loss(start(x), x)[0].item(), loss(result.net(x), x)[0].item()
     assert result.stop_reason == "completed" and len(result.history) == 40
-    below(after / before, 0.7, "loss after / before 40 training steps")
+    below(after / before, 0.85, "loss after / before 40 training steps")   # measured 0.62-0.71 (tools/measure_margins.py)
     folder = result.folder
     assert {"config.json", "model.pt", "loss.png", "history.csv", "DONE", "previews"} <= {p.name for p in folder.iterdir()}
     assert not (folder / "checkpoint.pt").exists()

@@ -131,3 +131,14 @@ def test_measure_and_history_helpers(pair, effnet):
                                   "total_variation", "high_frequency_energy", "final_loss", "ssim"])
 def test_every_metric_says_what_higher_means(name):
     assert "higher" in getattr(metrics, name).__doc__.lower()
+
+
+def test_the_loss_went_down_is_judged_level_by_level():
+    """Notebook 00 failed at its defaults: step 1 at 256 px against the last step at 512 px,
+    where a finer level starts higher (more pixels). Each level is compared with itself."""
+    pyramid = [{"size": 256, "total": 2.0e6}, {"size": 256, "total": 1.0e6},
+               {"size": 512, "total": 4.0e6}, {"size": 512, "total": 2.9e6}]
+    assert pyramid[-1]["total"] > pyramid[0]["total"] and metrics.loss_decreased(pyramid)
+    assert [len(rows) for rows in metrics.by_level(pyramid)] == [2, 2]
+    stalled = pyramid[:3] + [{"size": 512, "total": 4.5e6}]   # the fine level went up: a failure
+    assert not metrics.loss_decreased(stalled)

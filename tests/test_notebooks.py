@@ -2,6 +2,7 @@
 settings and smoke mode, re-using runs, the observation verdicts, the live loss plot."""
 import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -17,6 +18,7 @@ from nst_helpers.runs import metrics
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CHECK = "# NBVAL_CHECK_OUTPUT"
+NUMBERS = "smoke-numbers"   # a checked cell whose output is the smoke run's numbers (tools/record_checked_outputs.py)
 MAX_LINES = 15
 
 
@@ -91,6 +93,28 @@ def test_checked_cells_carry_outputs_and_the_rest_none(nb):
             assert not c.outputs and c.execution_count is None, c.source
 
 
+def test_three_checked_cells_hold_the_methods_numbers(nb):
+    """A broken method must change what nbval compares: at least three checked cells per notebook
+    print numbers or verdicts of its runs (tools/mutate_method.py measures what they catch). They
+    store the smoke run's output, which says the setting it came from where a reader could take it
+    for the full setting's: each prints a level's size, or a table of runs."""
+    _, book = nb
+    numbers = [c for c in code_cells(book) if NUMBERS in c.metadata.get("tags", [])]
+    assert len(numbers) >= 3, [c.source[:60] for c in numbers]
+    assert all(c.source.startswith(CHECK) and c.outputs for c in numbers)
+
+
+def test_every_checked_run_cell_is_tagged(nb):
+    """A checked cell that reads a run (it follows the first run of the notebook) carries the tag,
+    so that the test above, and the one below that re-computes untagged cells, see it."""
+    _, book = nb
+    code = code_cells(book)
+    first_run = next((i for i, c in enumerate(code) if re.search(r"run_live|latest_or_run|variants\(|stylise\.stylise|train_model\(|run_grid\(|panel\.start", c.source)), len(code))
+    for c in code[first_run:]:
+        if c.source.startswith(CHECK):
+            assert NUMBERS in c.metadata.get("tags", []), c.source
+
+
 STUDIES = [p for p in NOTEBOOKS if p.stem in execute.NOTEBOOKS]   # 00-04: parameters, then settings
 
 
@@ -121,7 +145,7 @@ def test_checked_outputs_are_true_before_running_and_at_every_setting(path, monk
     book = nbformat.read(path, as_version=4)
     code = code_cells(book)
     assert "parameters" in code[0].metadata.get("tags", []) and "notebook.settings(" in code[1].source
-    checked = [c for c in code if CHECK in c.source]
+    checked = [c for c in code if CHECK in c.source and NUMBERS not in c.metadata.get("tags", [])]
     stored = ["".join(o["text"] for o in c.outputs if o.output_type == "stream") for c in checked]
     assert outputs_of(book, checked, True, monkeypatch) == stored
     assert outputs_of(book, checked, False, monkeypatch) == stored

@@ -70,12 +70,13 @@ def metrics_rows(grid, cells, root: Path) -> list[dict]:
     return out
 
 
-def _fmt(v) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
+def _fmt(v, digits: int = 3) -> str:
+    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
 
 
-def metrics_markdown(rows: list[dict]) -> str:
-    """The rows as a Markdown table; the header says what a higher value means."""
+def metrics_markdown(rows: list[dict], digits: int = 3) -> str:
+    """The rows as a Markdown table, numbers to `digits` significant figures; the header says what
+    a higher value means."""
     if not rows:
         return "(no finished cells)"
     keys = [k for k in rows[0] if k != "cell"]
@@ -83,7 +84,7 @@ def metrics_markdown(rows: list[dict]) -> str:
     means = {k: metrics.METRICS[k][1] if k in metrics.METRICS else "" for k in keys}
     lines = ["| " + " | ".join(label[k] for k in keys) + " |", "|---" * len(keys) + "|",
              "| " + " | ".join(("higher = " + means[k]) if means[k] else "" for k in keys) + " |"]
-    lines += ["| " + " | ".join(_fmt(r[k]) for k in keys) + " |" for r in rows]
+    lines += ["| " + " | ".join(_fmt(r[k], digits) for k in keys) + " |" for r in rows]
     return "\n".join(lines)
 
 

@@ -89,17 +89,18 @@ def measure_runs(loaded: dict, backbone, references: bool = True, progress: bool
     return rows
 
 
-def _fmt(v: float) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
+def _fmt(v: float, digits: int = 3) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}g}"
 
 
-def metrics_markdown(rows: dict) -> str:
-    """A markdown table: one row per run, one column per metric (header says what higher means)."""
+def metrics_markdown(rows: dict, digits: int = 3) -> str:
+    """A markdown table: one row per run, one column per metric (header says what higher means),
+    each value to `digits` significant figures (2 in a notebook's checked cell: notebook/numbers.py)."""
     keys = list(metrics.METRICS)
     head = "| run | " + " | ".join(metrics.METRICS[k][0] for k in keys) + " |"
     means = "| higher = | " + " | ".join(metrics.METRICS[k][1] for k in keys) + " |"
     sep = "|---" * (len(keys) + 1) + "|"
-    body = ["| " + name + " | " + " | ".join(_fmt(m[k]) for k in keys) + " |" for name, m in rows.items()]
+    body = ["| " + name + " | " + " | ".join(_fmt(m[k], digits) for k in keys) + " |" for name, m in rows.items()]
     return "\n".join([head, sep, means, *body])
 
 
@@ -108,11 +109,11 @@ def _test(rows: dict, name: str, key: str, how: str) -> tuple[bool, str]:
     if how == "between":
         others = [rows[n][key] for n in EXPERIMENTS if n != name and n in rows]
         ok = min(others) < v < max(others)
-        return ok, f"{label} {_fmt(v)} {'inside' if ok else 'outside'} the experiments' range {_fmt(min(others))}..{_fmt(max(others))}"
+        return ok, f"{label} {_fmt(v, 2)} {'inside' if ok else 'outside'} the experiments' range {_fmt(min(others), 2)}..{_fmt(max(others), 2)}"
     base = rows["baseline"][key]
     diff = v - base
     ok = diff > TOL * abs(base) if how == "higher" else diff < -TOL * abs(base)
-    return ok, f"{label} {_fmt(v)} vs baseline {_fmt(base)} ({how}: {'yes' if ok else 'no'})"
+    return ok, f"{label} {_fmt(v, 2)} vs baseline {_fmt(base, 2)} ({how}: {'yes' if ok else 'no'})"
 
 
 def observations(rows: dict, names=tuple(OBSERVATIONS)) -> list[dict]:

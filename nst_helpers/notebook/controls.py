@@ -91,14 +91,43 @@ def layer_shares(net, cfg, content, style) -> str:
 
 
 
-def metrics_table(results: dict, net, style=None) -> str:
-    """compare.metrics_markdown of nst_helpers.metrics for each run of `results` ({label:
-    TransferResult}), all measured with `net` against the run's photo and `style` (default: each
-    run's first style image), so that a control's row reads against the row without it."""
+def measure(results: dict, net, style=None) -> dict:
+    """{label: nst_helpers.metrics of the run} for `results` ({label: TransferResult}), all measured
+    with `net` against the run's photo and `style` (default: each run's first style image), so that
+    a control's row reads against the row without it (compare.metrics_markdown shows them)."""
     from ..runs import metrics
-    from .compare import metrics_markdown
-    return metrics_markdown({label: metrics.measure(r.image, r.content, style if style is not None else r.style, net,
-                                                    r.history) for label, r in results.items()})
+    return {label: metrics.measure(r.image, r.content, style if style is not None else r.style, net, r.history)
+            for label, r in results.items()}
+
+
+# What each control should do, checked on the measured rows: (words, test). Verdicts, not numbers,
+# so that a notebook's checked cell reads the same on every CPU (the numbers are in the table).
+PROPERTIES = (
+    ("luminance keeps the photo's colours (chroma change under a tenth of the run without it)",
+     lambda m, chroma: chroma["luminance"] < 0.1 * chroma["off"]),
+    ("every colour control keeps colours further from the painting's than the run without it",
+     lambda m, chroma: min(m[k]["colour_distance"] for k in ("luminance", "match", "histogram")) > m["off"]["colour_distance"]),
+    ("larger strokes leave less fine speckle (stroke 2 against stroke 0.5)",
+     lambda m, chroma: m["stroke 2"]["hf_energy"] < m["stroke 0.5"]["hf_energy"]),
+    ("a half-and-half blend lies between the two paintings (Gram distance to the first)",
+     lambda m, chroma: m["painting"]["gram_distance"] < m["0.5 / 0.5"]["gram_distance"] < m["second"]["gram_distance"]),
+    ("a noise start leaves the most total variation of the starts",
+     lambda m, chroma: m["noise"]["tv"] > max(m[k]["tv"] for k in ("content", "gray", "fast's own"))),
+    ("the photo as the start keeps more of its structure than grey (SSIM)",
+     lambda m, chroma: m["content"]["ssim"] > m["gray"]["ssim"]),
+    ("styling the background only keeps more of the photo than styling everywhere (SSIM)",
+     lambda m, chroma: m["background only"]["ssim"] > m["everywhere"]["ssim"]),
+    ("average pooling gives smoother strokes than max pooling (less fine speckle)",
+     lambda m, chroma: m["avg pooling"]["hf_energy"] < m["max pooling"]["hf_energy"]),
+)
+
+
+def what_each_did(rows: dict, results: dict, photo) -> str:
+    """One line per PROPERTIES entry: 'yes' or 'no', from the measured `rows` and the runs."""
+    from ..core import preserve
+    chroma = {k: (preserve.to_yiq(results[k].image) - preserve.to_yiq(photo))[:, 1:].abs().mean().item()
+              for k in ("off", "luminance")}
+    return "\n".join(f"{'yes' if test(rows, chroma) else 'NO '}  {words}" for words, test in PROPERTIES)
 
 
 def other_weights(net) -> tuple[dict, str]:
@@ -113,7 +142,7 @@ def other_weights(net) -> tuple[dict, str]:
                 "network), so only the original weights are shown; with them, this cell shows both.")
 
 
-def judge_table(results: dict, style, optimised_on: str) -> str:
+def judge_table(results: dict, style, optimised_on: str, digits: int = 3) -> str:
     """A markdown table of the quality benchmark's four numbers (runs/judge.py: style, colour,
     structure, noise) for each run, judged by a network the runs did not optimise, against `style`."""
     from ..runs import judge
@@ -121,7 +150,7 @@ def judge_table(results: dict, style, optimised_on: str) -> str:
     rows = ["| run | style (0 = the painting's) | colour (1 = the photo's) | structure | noise |", "|---|---|---|---|---|"]
     for label, r in results.items():
         got = judge.judge(r.image, r.content, style, net)
-        rows.append(f"| {label} | " + " | ".join(f"{got[k]:.3f}" for k in ("style", "colour", "structure", "noise")) + " |")
+        rows.append(f"| {label} | " + " | ".join(f"{got[k]:.{digits}g}" for k in ("style", "colour", "structure", "noise")) + " |")
     return "\n".join(rows)
 
 

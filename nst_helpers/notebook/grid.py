@@ -9,14 +9,20 @@ from ..grid import Grid
 from ..grid import sheet as grid_sheet
 from .compare import EXPERIMENTS_GRID
 from .live import show_gif
+from .numbers import DIGITS, sig
 
 SWEEP = "09_sweep"          # notebook 09's grid: outputs/09_sweep/<cell>/
 SMOKE_VALUES = 2            # NST_SMOKE=1: the first two values of each axis (a 2 x 2 grid)
 
 
 def _base(s) -> dict:
-    """The config fields every cell shares under settings `s`: backbone, and size and steps when given."""
-    return {"backbone": s.backbone, **{k: v for k, v in (("size", s.size), ("steps", s.steps)) if v is not None}}
+    """The config fields every cell shares under settings `s`: backbone, and size and steps when given;
+    in smoke mode also the smoke run's float32 pyramid (settings.smoke_config), as the notebooks' runs."""
+    base = {"backbone": s.backbone, **{k: v for k, v in (("size", s.size), ("steps", s.steps)) if v is not None}}
+    if s.smoke:
+        cfg = s.config()
+        base.update(mixed_precision=False, scales=cfg.scales, scale_steps=cfg.scale_steps)
+    return base
 
 
 def _grid(s, name: str, presets: list, axes: dict, sheet: dict) -> Grid:
@@ -75,17 +81,35 @@ def show_sheet(report, key: str = "sheet") -> None:
     show_gif(report.outputs[key])
 
 
+def _metrics_rows(report) -> list[dict]:
+    """The grid's metrics.csv back as rows, numbers as floats."""
+    import csv
+
+    def typed(v):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    with open(report.folder / "metrics.csv", newline="", encoding="utf-8") as f:
+        return [{k: typed(v) if k != "cell" else v for k, v in r.items()} for r in csv.DictReader(f)]
+
+
 def metrics_markdown(report) -> str:
-    return report.folder.joinpath("metrics.md").read_text(encoding="utf-8")
+    """The grid's metrics table, each number to two significant figures (notebook/numbers.py)."""
+    return grid_sheet.metrics_markdown(_metrics_rows(report), digits=DIGITS)
 
 
 def reading(report) -> str:
     """Which cell took the most style (lowest Gram distance) and which kept the most of the photo
     (highest luminance SSIM), from the grid's metrics."""
-    import csv
-    with open(report.folder / "metrics.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    style = min(rows, key=lambda r: float(r["gram_distance"]))
-    photo = max(rows, key=lambda r: float(r["ssim"]))
-    return (f"most style (lowest Gram distance, {float(style['gram_distance']):.3g}): {style['cell']}\n"
-            f"most of the photo (highest SSIM, {float(photo['ssim']):.3g}): {photo['cell']}")
+    rows = _metrics_rows(report)
+    style = min(rows, key=lambda r: r["gram_distance"])
+    photo = max(rows, key=lambda r: r["ssim"])
+    return (f"most style (lowest Gram distance, {sig(style['gram_distance'])}): {style['cell']}\n"
+            f"most of the photo (highest SSIM, {sig(photo['ssim'])}): {photo['cell']}")
+
+
+def history(report, cell: str) -> list[dict]:
+    """One cell's history (its run folder's history.csv)."""
+    from ..runs.folders import read_history
+    return read_history(report.folder / cell)

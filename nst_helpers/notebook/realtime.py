@@ -109,6 +109,17 @@ def compare(rt: Realtime, net) -> tuple[dict, str]:
     return pictures, "\n".join(lines)
 
 
+def picture_colours(pictures: dict) -> str:
+    """One line per picture of `compare` (its title without the seconds): its mean red, green and
+    blue (0 to 1), to two significant figures (notebook/numbers.py)."""
+    from .numbers import sig
+    labels = [", ".join([title.split("\n")[0], *(line.rsplit(", ", 1)[0] for line in title.split("\n")[1:])])
+              for title in pictures]
+    width = max(map(len, labels))
+    return "\n".join(f"{label:<{width}}  " + " ".join(sig(v) for v in image.mean(dim=(0, 2, 3)).tolist())
+                     for label, image in zip(labels, pictures.values()))
+
+
 def last_preview(folder) -> torch.Tensor:
     """The run's latest preview strip (held-back photos over the network's pictures of them)."""
     return load_image(sorted((Path(folder) / "previews").glob("step_*.png"))[-1], min_size=1)

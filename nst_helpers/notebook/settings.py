@@ -14,7 +14,10 @@ from pathlib import Path
 from ..core import config as cfgmod
 from ..core import plan
 
-SMOKE = {"size": 64, "steps": 15}   # NST_SMOKE=1: a tiny image and a few steps, for CI
+# NST_SMOKE=1, for CI: a small image and a few steps, on the pyramid the default climbs (two levels,
+# the finest ones' proportions) so the tests exercise every level switch; in float32 so that the
+# checked numbers (notebook/numbers.py) are the same on CPUs with and without native bf16
+SMOKE = {"size": 96, "steps": 16, "scales": 2}
 RECIPES = ("fast", "seed")
 
 
@@ -51,7 +54,8 @@ class Settings:
         over = {k: v for k, v in (("steps", self.steps), ("size", self.size)) if v is not None}
         base = cfgmod.preset(name or self.preset, backbone=self.backbone)
         # a short run keeps a few snapshots (plan.snapshot_every: preset and replace apply it)
-        return cfgmod.with_fast_recipe(base, **over) if self.recipe == "fast" else base.replace(**over)
+        cfg = cfgmod.with_fast_recipe(base, **over) if self.recipe == "fast" else base.replace(**over)
+        return smoke_config(cfg) if self.smoke else cfg
 
     def labels(self) -> dict:
         """The image paths as recorded in a run folder (relative to the project root when inside it)."""
@@ -113,6 +117,19 @@ class Settings:
         words = {r: ("" if s < 1 else "about ") + duration.in_words(s) for r, s in cost.items()}
         return (f"time: {words[self.recipe]} a run here ({backbone} on {device}, runs/duration.py's "
                 f"estimate); with recipe = \"{other}\": {words[other]}")
+
+def smoke_config(cfg: cfgmod.StyleConfig) -> cfgmod.StyleConfig:
+    """A smoke run of `cfg`: float32, and a pyramid recipe on SMOKE["scales"] levels (a smoke image
+    is below the recipe's coarsest level, which would leave one), the steps in the recipe's
+    proportions for its finest levels."""
+    from ..core import recipes
+    cfg = cfg.replace(mixed_precision=False)
+    if cfg.scales == 1 and cfg.optimizer == "lbfgs" and cfg.init == "content_in_style_colours":   # the fast recipe
+        budgets = recipes.FAST_RECIPES[recipes.fast_family(cfg.backbone)]["scale_steps"][-SMOKE["scales"]:]
+        steps = plan.rescale(budgets, cfg.steps)
+        cfg = cfg.replace(scales=len(steps), scale_steps=steps if len(steps) > 1 else None)
+    return cfg
+
 
 def settings(content="images/content.jpg", style="images/style.jpg", preset="baseline", recipe="fast",
              steps=None, size=None, backbone="auto", outputs="outputs") -> Settings:

@@ -225,9 +225,20 @@ def final_loss(history: list) -> float:
     return float(history[-1]["total"]) if history else float("nan")
 
 
+def by_level(history: list) -> list[list[dict]]:
+    """A run's history rows grouped by pyramid level (consecutive rows of one size)."""
+    groups = []
+    for row in history:
+        if not groups or groups[-1][-1].get("size") != row.get("size"):
+            groups.append([])
+        groups[-1].append(row)
+    return groups
+
+
 def loss_decreased(history: list) -> bool:
-    """True when the last total loss is below the first."""
-    return bool(history) and float(history[-1]["total"]) < float(history[0]["total"])
+    """True when the total loss went down on every pyramid level (its last step below its first):
+    like with like, as the loss jumps up where a finer level starts with more pixels."""
+    return bool(history) and all(float(rows[-1]["total"]) < float(rows[0]["total"]) for rows in by_level(history))
 
 
 def measure(image: torch.Tensor, content: torch.Tensor, style: torch.Tensor, backbone, history=None) -> dict:
