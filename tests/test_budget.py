@@ -45,14 +45,33 @@ def test_a_20000_px_request_fails_naming_the_estimate_and_a_size_that_fits(free_
     check_memory(cfg.replace(size=fits), "cpu", "vgg19")              # and it is accepted
 
 
-def test_normal_requests_pass_here_and_on_a_small_machine(free_16gb):
+@pytest.mark.parametrize("free_gb", [16, 4])
+def test_normal_requests_pass_on_a_16_gb_and_a_4_gb_machine(monkeypatch, free_gb):
+    """The presets at 512 px fit a small machine: their plans are well under the headroom, and
+    check_memory accepts them (returns None); on 0.3 GB the same request is refused."""
+    monkeypatch.setattr(memory, "free_bytes", lambda dev: (free_gb * GB, "this machine"))
     for name in ("baseline", "fast"):
         for backbone in ("vgg19", "efficientnet_lite0", "auto"):
-            check_memory(preset(name), "cpu", backbone, CONTENT)
+            dev, resolved, ratio, mixed = memory._resolve(preset(name), "cpu", backbone, CONTENT)
+            assert memory.plan_bytes(preset(name), resolved, ratio, mixed) <= memory.HEADROOM * free_gb * GB
+            assert check_memory(preset(name), "cpu", backbone, CONTENT) is None
+    monkeypatch.setattr(memory, "free_bytes", lambda dev: (0.3 * GB, "this machine"))
+    with pytest.raises(NotEnoughMemory):
+        check_memory(preset("baseline"), "cpu", "vgg19", CONTENT)
 
 
-def test_normal_requests_pass_with_this_machines_real_free_memory():
-    check_memory(preset("fast", size=256), "cpu", "efficientnet_lite0", CONTENT)
+def test_free_memory_is_read_from_proc_meminfo_without_psutil(monkeypatch, tmp_path):
+    """Where psutil is missing, MemAvailable (kB) from /proc/meminfo; unreadable: None (no check)."""
+    import builtins
+    real_import, real_open = builtins.__import__, builtins.open
+    fake = tmp_path / "meminfo"
+    fake.write_text("MemTotal:       24000000 kB\nMemFree:         1000000 kB\nMemAvailable:   12345678 kB\n")
+    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
+                        if name == "psutil" else real_import(name, *a, **k))
+    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(fake if path == "/proc/meminfo" else path, *a, **k))
+    assert memory.free_bytes(torch.device("cpu")) == (12345678 * 1024.0, "this machine")
+    fake.write_text("nothing here\n")
+    assert memory.free_bytes(torch.device("cpu")) == (None, "this machine")
 
 
 def test_a_machine_too_small_for_any_run_says_so(monkeypatch):

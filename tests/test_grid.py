@@ -244,10 +244,10 @@ def test_the_command_line_says_a_bad_grid_and_a_dead_scheduler_in_a_line(tmp_pat
     assert_one_line_error(done.returncode, done.stderr, "unknown field", "shet")
     good = tmp_path / "good.yaml"
     good.write_text(f"contents: [{ROOT}/images/content.jpg]\nstyles: [{ROOT}/images/swirls.jpg]\n")
-    t0 = time.perf_counter()
+    # a hang would end in subprocess.TimeoutExpired (the 5 s connect timeout and Python's start take far
+    # less than 60 s); no wall-clock assert, which a loaded machine could fail
     done = cli(good, "--scheduler", f"tcp://127.0.0.1:{_free_port()}", "--out", tmp_path, timeout=60)
     assert_one_line_error(done.returncode, done.stderr, "no Dask scheduler answers", "--scheduler")
-    assert time.perf_counter() - t0 < 30   # the 5 s connect timeout and Python's start, not a hang
     assert not (tmp_path / "good").exists()
 
 
