@@ -314,3 +314,20 @@ def test_the_notebooks_grid_time_is_its_cells_estimates_added():
     assert each > 10   # VGG19 at 256 px on a CPU: tens of seconds, so the words below are not all "< 1 s"
     assert sweep.time_note(one) == f"time: about {duration.in_words(each)} for the 1 cell here (runs/duration.py's estimates, added)"
     assert f"about {duration.in_words(4 * each)} for the 4 cells" in sweep.time_note(four)
+
+
+def test_a_local_cluster_leaves_this_processs_environment_as_it_was(monkeypatch):
+    """Dask's nanny writes OMP_NUM_THREADS=1 (and MALLOC_TRIM_THRESHOLD_) into the client's
+    os.environ for its workers and left them there: every notebook kernel the suite started after
+    a grid test ran on one thread (its checked numbers moved). The workers still get theirs."""
+    from nst_helpers.grid import cluster
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    before = {k: os.environ.get(k) for k in cluster.NANNY_ENVIRON}
+    local, client, plan = cluster.start_local(2)
+    try:
+        assert {k: os.environ.get(k) for k in cluster.NANNY_ENVIRON} == before
+        assert set(client.run(lambda: os.environ.get("OMP_NUM_THREADS")).values()) == {str(plan["torch_threads"])}
+    finally:
+        client.close()
+        local.close()

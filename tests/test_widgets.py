@@ -113,19 +113,24 @@ def test_run_uses_the_slider_values_updates_the_figure_and_records_the_history(m
     assert not panel.run_button.disabled and panel.stop_button.disabled and not panel.save_button.disabled
 
 
-def test_render_png_puts_content_style_and_result_side_by_side_over_the_losses():
-    solid = lambda rgb: torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, 40, 40)  # noqa: E731
+def test_render_png_puts_the_result_large_beside_content_and_style_over_the_losses():
+    """The result is drawn large (at least 384 px wide in the 691 px panel: strokes can be judged),
+    the content over the style beside it, the loss axes under all three."""
+    solid = lambda rgb: torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, 512, 512)  # noqa: E731
     history = [dict(step=i, total=10.0 / i, content=1.0 / i, style=1e-5 / i, size=40) for i in range(1, 9)]
     png = explorer_png(solid((0, 1, 0)), solid((0, 0, 1)), solid((1, 0, 0)), history, preset("fast"), "t")
     arr = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
     h, w = arr.shape[:2]
-    top = arr[: int(0.55 * h)]
-    for frac, rgb in ((0.225, (0, 255, 0)), (0.53, (0, 0, 255)), (0.835, (255, 0, 0))):  # column centres
-        x = int(frac * w)
-        block = top[:, x - 5:x + 5].reshape(-1, 3)
-        assert (np.abs(block - rgb).sum(1) == 0).mean() > 0.5, rgb  # most of the column is that image
-    bottom = arr[int(0.6 * h):]
-    assert (np.abs(bottom - (255, 255, 255)).sum(-1) > 0).mean() > 0.02  # the loss axes are drawn
+    assert w == 691
+    boxes = {}
+    for name, rgb in (("result", (255, 0, 0)), ("content", (0, 255, 0)), ("style", (0, 0, 255))):
+        ys, xs = np.nonzero((np.abs(arr - rgb).sum(-1) == 0))
+        boxes[name] = (xs.min(), xs.max(), ys.min(), ys.max())
+    assert boxes["result"][1] - boxes["result"][0] + 1 >= 384, boxes
+    assert boxes["content"][0] > boxes["result"][1] and boxes["style"][0] > boxes["result"][1]   # beside it
+    assert boxes["content"][3] < boxes["style"][2]                                              # content over style
+    bottom = arr[max(b[3] for b in boxes.values()) + 20:]
+    assert (np.abs(bottom - (255, 255, 255)).sum(-1) > 0).mean() > 0.02  # the loss axes are drawn under them
 
 
 def test_the_last_picture_is_the_final_result(make_panel):
@@ -313,12 +318,12 @@ def test_every_slider_has_a_typed_entry_linked_both_ways(make_panel):
     assert panel.entries.keys() == sliders.keys() and len(sliders) == 11   # with the stroke size
     for name, s in sliders.items():
         e = panel.entries[name]
-        log = type(s).__name__ == "FloatLogSlider"
+        log = isinstance(s, __import__("ipywidgets").FloatLogSlider)
         assert (e.min, e.max) == pytest.approx((10.0 ** s.min, 10.0 ** s.max) if log else (s.min, s.max)), name
         assert e.value == pytest.approx(s.value), name      # the real value, also for a log slider
     assert panel.entries["style_weight"].value == pytest.approx(preset("fast", backbone="efficientnet_lite0").style_weight)
-    panel.entries["style_weight"].value = 1.77828e8      # typed
-    assert panel.style_weight.value == pytest.approx(1.77828e8) and panel.config().style_weight == pytest.approx(1.77828e8)
+    panel.entries["style_weight"].value = 1.77828e8      # typed: kept to three significant figures, both
+    assert panel.style_weight.value == panel.entries["style_weight"].value == panel.config().style_weight == 1.78e8
     assert "style weight 1.78e+08" in panel.status.value
     panel.lr.value = 0.02                                 # dragged
     assert panel.entries["lr"].value == pytest.approx(0.02)
@@ -486,7 +491,27 @@ def test_a_stopped_run_says_at_which_step_of_how_many(make_panel):
     assert panel.wait(60)
     n = len(panel.result.history)
     assert f"s: {n} of 2000 steps (stopped) on efficientnet_lite0, cpu" in panel.status.value
-    assert ["stopped because", "stopped"] == table_rows(panel.info.value)[2][:2]
+    assert ["steps", f"{n} of 2000"] == table_rows(panel.info.value)[1][:2]
+    assert ["how it ended", f"you stopped it at step {n} of 2000"] == table_rows(panel.info.value)[2][:2]
+
+
+def test_run_is_free_before_the_result_is_measured(make_panel, monkeypatch):
+    """A finished or stopped run hands the panel back at once (Run enabled, the Done line) and
+    measures the result after: nobody waits for the metrics to press Run again."""
+    from nst_helpers.notebook.explorer import background
+    seen, real = [], background.measure
+
+    def slow_measure(result, net):
+        seen.append(("measuring", panel.run_button.disabled, panel.job.metrics))
+        time.sleep(1.0)
+        return real(result, net)
+    monkeypatch.setattr(background, "measure", slow_measure)
+    panel = make_panel(preset_name="fast", size=64, steps=2)
+    panel.start()
+    assert panel.wait(60)
+    assert seen == [("measuring", False, {})]          # Run was enabled before the metrics came
+    assert panel.metrics and "measuring" not in panel.status.value and panel.status.value.count("Done in") == 1
+    assert "SSIM" in panel.info.value and "measuring…" not in panel.info.value   # the report redrawn with them
 
 
 def test_on_auto_the_fast_preset_fills_vgg19s_recipe(make_panel):
@@ -528,3 +553,20 @@ def test_the_style_region_dropdown_runs_with_the_mask(make_panel):
     folder = panel.save()
     assert json.loads((folder / "config.json").read_text())["mask"] == "mask_background.png"
     assert (folder / "masks.png").is_file()
+
+
+def test_a_dragged_log_slider_holds_a_readable_value(make_panel):
+    """A drag lands between round numbers (19952623.149688788 was shown): the value is kept to three
+    significant figures, in the slider and its entry; a typed round value stays as typed."""
+    panel = make_panel()
+    panel.style_weight.value = 19952623.149688788
+    assert panel.style_weight.value == 2e7 and panel.entries["style_weight"].value == 2e7
+    panel.entries["style_weight"].value = 3.5e5
+    assert panel.style_weight.value == 3.5e5
+
+
+def test_masks_are_offered_as_masks_not_as_pictures(make_panel):
+    panel = make_panel()
+    pictures = set(panel.content.options) | set(panel.style.options)
+    assert pictures and not any(name.lower().startswith("mask") for name in pictures)
+    assert any(value.startswith("mask") for _, value in panel.mask.options if value)

@@ -50,10 +50,29 @@ def start_local(workers: int | None = None, dashboard: str = ":0"):
     # worker process starts (set after, as LocalCluster's env is, OpenMP has already read it)
     spawn = {f"distributed.nanny.pre-spawn-environ.{name}": str(plan["torch_threads"])
              for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    with dask.config.set(spawn):
-        cluster = LocalCluster(n_workers=plan["workers"], threads_per_worker=1, processes=True,
-                               dashboard_address=dashboard, silence_logs=logging.CRITICAL, **kw)
+    kept = {name: os.environ.get(name) for name in NANNY_ENVIRON}
+    try:
+        with dask.config.set(spawn):
+            cluster = LocalCluster(n_workers=plan["workers"], threads_per_worker=1, processes=True,
+                                   dashboard_address=dashboard, silence_logs=logging.CRITICAL, **kw)
+    finally:
+        restore_environ(kept)
     return cluster, Client(cluster), plan
+
+
+# The nanny writes these into this process's os.environ for the workers it spawns, and leaves them:
+# a notebook kernel's later subprocesses (and, in the test suite, every notebook after a grid test)
+# then ran on one OpenMP thread. They are put back once the workers have started.
+NANNY_ENVIRON = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
+
+
+def restore_environ(kept: dict) -> None:
+    """os.environ's NANNY_ENVIRON entries back as `kept` ({name: value or None})."""
+    for name, value in kept.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def connect(address: str, timeout: float = CONNECT_TIMEOUT):

@@ -114,9 +114,11 @@ def draw_losses(ax, history: list, config, label_prefix: str = "") -> None:
             off.append(label_prefix + name)
         dots = lone(curves[-1])
         ax.plot(steps, curves[-1], label=label_prefix + name, marker="o" if dots else None, ms=4, markevery=dots)
-    changes = [r["step"] for a, r in zip(history, history[1:]) if r["size"] != a["size"]]
-    for s in changes:  # mark where a multi-scale run moved to a finer scale
+    changes = [(r["step"], r["size"]) for a, r in zip(history, history[1:]) if r["size"] != a["size"]]
+    for s, size in changes:  # mark where a multi-scale run moved to a finer scale, and to which
         ax.axvline(s, color="grey", lw=0.8, ls=":")
+        ax.annotate(f"{size} px", (s, 1), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                    textcoords="offset points", va="top", fontsize="small", color="dimgrey")
     if off:
         ax.text(0.01, 0.01, f"not drawn where infinite, NaN or over 1e{LOG_RANGE[1]:.0f}: {', '.join(off)}",
                 transform=ax.transAxes, fontsize="small", va="bottom", color="firebrick")
@@ -125,6 +127,8 @@ def draw_losses(ax, history: list, config, label_prefix: str = "") -> None:
     if limits:
         ax.set_ylim(*limits)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no "2.5" under a 5-step run
+    if len(steps) == 1 and config is not None:   # a live run's first point: the run's whole length, not 0.95..1.05
+        ax.set_xlim(0.5, max(config.steps, 2) + 0.5)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (weighted)")
     legend_beside(ax)
@@ -163,33 +167,37 @@ def png_bytes(fig: Figure, dpi: int = 80) -> bytes:
 
 
 def explorer_png(content, style, current, history, config, title="", dpi=96) -> bytes:
-    """explorer_figure as PNG bytes (dpi 96: 691x461 px, text 13 px high, as the panel shows it)."""
+    """explorer_figure as PNG bytes (dpi 96: 691x653 px, text 13 px high, as the panel shows it)."""
     return png_bytes(explorer_figure(content, style, current, history, config, title), dpi)
 
 
+def _picture(ax, img, name: str, side: int) -> None:
+    ax.axis("off")
+    ax.set_title(name)
+    if img is None:
+        ax.text(0.5, 0.5, "appears here", ha="center", va="center", transform=ax.transAxes)
+        return
+    pil = to_pil(img)
+    pil.thumbnail((side, side))  # no larger than shown: smaller draws faster
+    ax.imshow(pil)
+
+
 def explorer_figure(content, style, current, history, config, title="") -> Figure:
-    """content | style | current result over the loss curves.
+    """The current result large (about 390 px wide in the panel, to judge its strokes), the
+    content and style small beside it, the loss curves under them.
 
     content, style, current: (1, 3, H, W) in [0, 1] (current may be None); history: rows of
     transfer.run. A fresh Figure each time: no shared state between threads.
     """
-    # 7.2 x 4.8 in at 96 dpi is the panel's 691 px width: its text is read at 1:1. Fixed margins
+    # 7.2 in at 96 dpi is the panel's 691 px width: its text is read at 1:1. Fixed margins
     # (constrained layout would double the draw time); the loss axes leave the right for the legend.
-    fig = Figure(figsize=(7.2, 4.8))
-    rows = dict(nrows=2, height_ratios=(1.0, 0.75), top=0.87, bottom=0.1, hspace=0.25)
-    grid = fig.add_gridspec(ncols=3, left=0.08, right=0.98, wspace=0.05, **rows)
-    below = fig.add_gridspec(ncols=1, left=0.11, right=0.79, **rows)
-    for col, (img, name) in enumerate(((content, "content"), (style, "style"), (current, "result"))):
-        ax = fig.add_subplot(grid[0, col])
-        ax.axis("off")
-        ax.set_title(name)
-        if img is None:
-            ax.text(0.5, 0.5, "appears here", ha="center", va="center", transform=ax.transAxes)
-        else:
-            pil = to_pil(img)
-            pil.thumbnail((256, 256))  # a third of a 700 px figure: smaller draws faster
-            ax.imshow(pil)
-    ax = fig.add_subplot(below[1, 0])
+    fig = Figure(figsize=(7.2, 6.8))
+    top = dict(top=0.93, bottom=0.34)
+    _picture(fig.add_subplot(fig.add_gridspec(left=0.01, right=0.58, **top)[0, 0]), current, "result", 512)
+    small = fig.add_gridspec(nrows=2, left=0.62, right=0.99, hspace=0.2, **top)
+    _picture(fig.add_subplot(small[0, 0]), content, "content", 256)
+    _picture(fig.add_subplot(small[1, 0]), style, "style", 256)
+    ax = fig.add_subplot(fig.add_gridspec(left=0.11, right=0.79, top=0.26, bottom=0.065)[0, 0])
     if history:
         draw_losses(ax, history, config)
     else:

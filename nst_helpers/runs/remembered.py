@@ -24,6 +24,8 @@ def digest(image: torch.Tensor) -> tuple:
 
 def remembered(owner, what: str, image: torch.Tensor, compute):
     """compute(image), or the value it gave for an equal image with the same owner and `what`."""
+    if image.device.type == "meta":   # no values to tell images apart (shape checks, tests)
+        return compute(image)
     entries = _store.setdefault(owner, {})
     key = (what, digest(image))
     if key not in entries:

@@ -42,11 +42,13 @@ class Hooks:
     """What a face hears of the run. status(text, error): a line to show (from either thread);
     frame(Frame): a new picture to draw (from the worker); begin(): under the lock in `start`,
     before the worker starts; end(text, error): under the lock, once the worker has ended
-    (its last status line)."""
+    (its last status line: the face is free again); measured(text): under the lock, once the
+    result's metrics are in (measured after `end`, so nobody waits for them to press Run)."""
     status: Callable = _quiet
     frame: Callable = _quiet
     begin: Callable = _quiet
     end: Callable = _quiet
+    measured: Callable = _quiet
 
 
 @dataclass
@@ -118,6 +120,7 @@ class Background:
         self.metrics, self.references, self.history, self.frames = {}, {}, [], 0
         self.seconds_left = self.traceback = None
         self._ends = None              # (content, style, backbone name, references) last measured
+        self._net = self._done = None  # the last run's network and its "Done" line, for the metrics after it
         self._final = ("Run ended", False)
         self._lock = threading.Lock()  # start() and the finisher hand the face over under it
         self._stop = threading.Event()
@@ -170,11 +173,20 @@ class Background:
         return not self.running and not (self.finisher is not None and self.finisher.is_alive())
 
     def _finish(self, worker) -> None:
-        """The finisher thread: once the worker has ended, hand over its last status line."""
+        """The finisher thread: once the worker has ended, hand over its last status line (the
+        face is free), then measure the result and hand over the metrics."""
         worker.join()
         with self._lock:
-            if self.thread is worker:  # else a newer run owns the face now
-                self.hooks.end(*self._final)
+            if self.thread is not worker:  # a newer run owns the face now
+                return
+            self.hooks.end(*self._final)
+            result, net, done = self.result, self._net, self._done
+        if result is None:
+            return
+        self._measure(result, net)
+        with self._lock:
+            if self.thread is worker:
+                self.hooks.measured(done)
 
     def _backbone(self, cfg):
         key = cfg.backbone if cfg.pooling == "max" else (cfg.backbone, cfg.pooling)   # a given net pools max
@@ -194,11 +206,9 @@ class Background:
             done = steps_words(len(result.history), cfg, result.stop_reason)
             self._measure_speed(result, levels, net.name)
             self._send(cfg, content, style, result.image, f"{cfg.name} on {net.name}: {done}")
-            self.hooks.status(f"Measuring the result of {len(result.history)} steps…", False)
-            self._measure(result, net)
-            self.result = result
-            self._final = (f"Done in {result.seconds:.1f} s: {done} on {net.name}, {self.device} · {summary(cfg)}",
-                           False)
+            self.result, self._net = result, net
+            self._done = f"Done in {result.seconds:.1f} s: {done} on {net.name}, {self.device} · {summary(cfg)}"
+            self._final = (self._done + " · measuring the result…", False)
         except Exception as err:  # kept and shown: a thread's exception would otherwise vanish
             self.error, self.traceback = err, traceback.format_exc()
             self._final = (f"Error: {type(err).__name__}: {err}", True)
@@ -221,7 +231,8 @@ class Background:
                                       f"{row['elapsed']:.1f} s, about {duration.in_words(self.seconds_left)} left",
                                       False)
 
-        self.hooks.status(f"Running {where}: starting…", False)
+        self.hooks.status(f"Running {where}: starting… (in a background thread: the kernel stays idle, so that Stop "
+                          "and other cells answer)", False)
         result = transfer.run(content, style, cfg, callbacks=[clock, on_step], callback_every=1, backbone=net,
                               device=self.device, progress=False, stop_event=self._stop, masks=masks)
         return result, clock.levels

@@ -41,12 +41,30 @@ class FloatEntry(W.FloatText):
     max = traitlets.CFloat(1.0)
 
 
+class LogEntry(FloatEntry):
+    """A log slider's entry: three significant figures, as the slider keeps (linked, the two agree)."""
+
+    @traitlets.validate("value")
+    def _three_figures(self, proposal):
+        return float(f"{proposal.value:.3g}")
+
+
 def entry_for(s):
     """A typed entry with the slider's range (a log slider's min/max are exponents)."""
     if isinstance(s, W.FloatLogSlider):
-        return FloatEntry(min=s.base ** s.min, max=s.base ** s.max, value=s.value, layout=ENTRY)
+        return LogEntry(min=s.base ** s.min, max=s.base ** s.max, value=s.value, layout=ENTRY)
     cls = IntEntry if isinstance(s, W.IntSlider) else FloatEntry
     return cls(min=s.min, max=s.max, value=s.value, layout=ENTRY)
+
+
+class LogSlider(W.FloatLogSlider):
+    """A log slider whose value is kept to three significant figures: a 25 px drag gave
+    19952623.149688788, now 2e+07 (a typed value of three figures or fewer stays as typed)."""
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        lo, hi = self.base ** self.min, self.base ** self.max
+        return float(f"{min(max(proposal.value, lo), hi):.3g}")
 
 
 def paired(s):

@@ -16,7 +16,7 @@ from PIL import Image
 from ...backbones import BACKBONES
 from ...core import plan
 from ...core.config import ADAPTIVE_WEIGHTS, INITS, OPTIMIZERS, PRESERVE_COLOUR, SEED_STYLE_LAYERS, preset
-from .controls import CHOOSER, PICKER, slider
+from .controls import CHOOSER, PICKER, LogSlider, slider
 
 # the sliders' labels (a style layer's is its name) and the unit of a number that has one
 LABELS = {"content_weight": "content weight", "style_weight": "style weight", "lr": "learning rate",
@@ -37,10 +37,11 @@ def description(name: str) -> str:
 def make_controls(files: list, backbone: str = "auto") -> dict:
     """The widgets that make up a config, by name (the style layers by their layer names); the
     content and style choosers start on content.jpg and style.jpg when images_dir has them."""
-    pick = lambda want: want if want in files else (files[0] if files else None)  # noqa: E731
+    pictures = [f for f in files if not f.lower().startswith("mask")]   # masks are offered as masks only
+    pick = lambda want: want if want in pictures else (pictures[0] if pictures else None)  # noqa: E731
     log = dict(content_weight=(-2, 2), style_weight=(2, 9), lr=(-4, 1))  # exponents of ten
     named = dict(
-        **{n: slider(W.FloatLogSlider, min=lo, max=hi, step=0.05, description=description(n))
+        **{n: slider(LogSlider, min=lo, max=hi, step=0.05, description=description(n))
            for n, (lo, hi) in log.items()},
         steps=slider(W.IntSlider, min=1, max=10000, description=description("steps")),
         size=slider(W.IntSlider, min=32, max=1024, step=32, description=description("size")),
@@ -48,8 +49,8 @@ def make_controls(files: list, backbone: str = "auto") -> dict:
         optimizer=W.Dropdown(options=OPTIMIZERS, description="optimiser", **PICKER),
         stroke_size=slider(W.FloatSlider, min=0.25, max=4, step=0.05, description=description("stroke_size")),
         **{n: W.Dropdown(options=opts, description=label, **PICKER) for n, (label, opts) in CHOICES.items()},
-        content=W.Dropdown(options=files, value=pick("content.jpg"), description="content", **CHOOSER),
-        style=W.Dropdown(options=files, value=pick("style.jpg"), description="style", **CHOOSER),
+        content=W.Dropdown(options=pictures, value=pick("content.jpg"), description="content", **CHOOSER),
+        style=W.Dropdown(options=pictures, value=pick("style.jpg"), description="style", **CHOOSER),
         # spatial control (core/masks.py): the images_dir files named mask*, white where the style goes
         mask=W.Dropdown(options=[("whole picture", "")] + [(f, f) for f in files if f.lower().startswith("mask")],
                         value="", description="style on", **CHOOSER),

@@ -53,14 +53,25 @@ def metric_rows(values: dict, references: dict) -> list:
     return rows
 
 
+def ended_words(reason: str, done: int, planned: int) -> str:
+    """How a run ended, in plain words ('you stopped it at step 24 of 80')."""
+    return {"completed": f"all {planned} steps done", "stopped": f"you stopped it at step {done} of {planned}",
+            "early_stop": f"the loss stopped falling at step {done} of {planned} (early stop)",
+            "diverged": f"the loss blew up at step {done}: lower lr or the style weight"}.get(reason, reason)
+
+
 def report_html(result, values: dict, references: dict) -> str:
     """The run's facts, final losses and metrics (values: {key: float}, references: {"photo":
     {...}, "painting": {...}} as background.references makes them) as one HTML table."""
-    last = result.history[-1] if result.history else {}
-    facts = [("steps", len(result.history)), ("stopped because", result.stop_reason),
+    last, done, planned = (result.history[-1] if result.history else {}), len(result.history), result.config.steps
+    facts = [("steps", f"{done} of {planned}"), ("how it ended", ended_words(result.stop_reason, done, planned)),
              ("seconds", f"{result.seconds:.1f}"), ("backbone", result.backbone)]
-    facts += [(f"final {k} loss", last[k]) for k in ("total", "content", "style") if k in last]
+    terms = (("final total loss (weighted)", "total"), ("final content term (unweighted)", "content"),
+             ("final style term (unweighted)", "style"))
+    facts += [(label, last[key]) for label, key in terms if key in last]
     rows = [(label, _cell(v), "", "", "", "") for label, v in facts] + metric_rows(values, references)
+    if not values:
+        rows.append(("quality metrics", "measuring…", "", "", "", ""))
     head = ("after the run", "result", "the photo", "the painting", "photo → painting", "higher means")
     cells = "".join("<tr>" + "".join(f"<td{PAD}>{c}</td>" for c in row) + "</tr>" for row in rows)
     return ("<table class='nst-metrics'><tr>" + "".join(f"<th{PAD}>{h}</th>" for h in head) + f"</tr>{cells}</table>"

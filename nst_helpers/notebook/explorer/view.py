@@ -69,7 +69,8 @@ class ExplorerPanel:
         self._filling, self._clamps, self._said = False, {}, ("", False)
         self._status_lock = threading.Lock()  # the kernel's thread and the run's both write the status line
         self.job = Background(self.device, backbones, update_every,
-                              Hooks(status=self._set_status, frame=self._frame, begin=self._begin, end=self._end))
+                              Hooks(status=self._set_status, frame=self._frame, begin=self._begin, end=self._end,
+                                    measured=self._measured))
         files = sorted(p.name for p in self.images_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         start = preset_name or ("fast" if self.device == "cpu" else "baseline")
         self._build(form.make_controls(files, backbone), start)
@@ -289,6 +290,12 @@ class ExplorerPanel:
             self.info.value = traceback_html(job.traceback)
         self.run_button.disabled, self.stop_button.disabled = False, True
         self._set_status(text, error)  # last: whoever waits for "Done" finds the panel ready
+
+    def _measured(self, text: str):  # the finisher's hook, once the metrics are in (Run is free already)
+        if self.job.result is not None:
+            self.info.value = report_html(self.job.result, self.job.metrics, self.job.references)
+        if not self.running:
+            self._set_status(text, False)
 
     def _frame(self, f):  # a Frame from the worker
         self.image.value = explorer_png(f.content, f.style, f.image, f.history, f.config, f.title)
