@@ -1,0 +1,93 @@
+"""Nothing lost, round three (issue 30): the grid, video, training and stylize commands under faults
+and bad input. Each test names the cause it covers; each failed on the code before its fix.
+
+Cheapest settings: the fast recipe on EfficientNet-Lite0 at 64 px, a few steps; grids run on an
+in-process Dask cluster of one worker thread (no worker processes to start)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from nst_helpers import preset
+from nst_helpers.core.images import load_image, save_image
+from nst_helpers.feedforward.train import TrainConfig, train
+from nst_helpers.grid import Grid, run_grid, store
+from nst_helpers.runs import kind
+from nst_helpers.video import stylise, synthetic
+from test_video import StopAt
+
+ROOT = Path(__file__).resolve().parents[1]
+STYLE = str(ROOT / "images" / "style.jpg")
+BASE = dict(size=64, steps=3, backbone="efficientnet_lite0")
+
+
+def tiny_grid(name: str, **over) -> Grid:
+    fields = dict(contents=["images/content.jpg"], styles=["images/style.jpg"], presets=["fast"], base=dict(BASE),
+                  root=ROOT)
+    return Grid(name, **{**fields, **over})
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A Dask client of one worker thread in this process (no dashboard)."""
+    from distributed import Client, LocalCluster
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    dask = Client(cluster)
+    yield dask
+    dask.close()
+    cluster.close()
+
+
+# ------------------------------------------------------------------------------ 1. what belongs to whom
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    photo = load_image(ROOT / "images" / "content.jpg", max_size=200)
+    for i, (y, x) in enumerate(((0, 0), (20, 40), (40, 10))):
+        save_image(photo[..., y:y + 96, x:x + 110], folder / f"p{i}.png")
+    return folder
+
+
+def test_an_interrupted_video_and_training_survive_a_grid_of_their_name_and_still_resume(
+        tmp_path, photos, effnet, client):
+    out = tmp_path / "out"
+    clip = synthetic.make_clip(tmp_path / "clip.mp4", frames=3, size=96)
+    lite = preset("fast", size=64, steps=12, backbone="efficientnet_lite0")
+    video = stylise.stylise(clip, STYLE, lite, out=out, backbone=effnet, progress=False, stop_event=StopAt(14))
+    training = train(TrainConfig(style=STYLE, data=str(photos), steps=6, size=48, batch=2, width=4, blocks=1,
+                                 style_size=64, checkpoint_every=2, preview_every=4),
+                     out=out, backbone=effnet, progress=False, stop_event=StopAt(3))
+    assert video.stop_reason == training.stop_reason == "stopped"
+    assert video.folder.parent == out / "video" and training.folder.parent == out / "train"
+    assert kind.of(video.folder) == kind.VIDEO and kind.of(training.folder) == kind.TRAINING
+    for name in ("video", "train"):   # a grid file video.yaml or train.yaml: its name is the file's stem
+        report = run_grid(tiny_grid(name), client=client, out=out, progress=False)
+        assert report.ran == ["preset-fast"] and not report.failed, report.summary()
+        assert kind.of(out / name / "preset-fast") == kind.GRID_CELL
+        assert [p.name for p in store.finished(out / name)] == ["preset-fast"]   # the grid's own cells only
+    assert video.folder.is_dir() and training.folder.is_dir()
+    assert stylise.resume(video.folder, backbone=effnet, progress=False).frames == 3
+    again = train(None, backbone=effnet, progress=False, resume=training.folder)
+    assert again.stop_reason == "completed" and len(again.history) == 6
+
+
+def test_a_grid_tidies_only_its_own_leftovers_and_never_replaces_another_commands_folder(tmp_path):
+    root = tmp_path / "video"
+    foreign = root / "20260101-000000-abcdef"         # a video cut short: settings, no DONE
+    foreign.mkdir(parents=True)
+    (foreign / "config.json").write_text(json.dumps({"clip": "c.mp4", "config": {}}))
+    unmarked = root / "20260101-000001-abcdef"        # a folder with no marker and no grid's config
+    unmarked.mkdir()
+    (unmarked / "config.json").write_text("{}")
+    partial = root / ".preset-fast.partial-abcdef"    # a killed client's partial cell
+    partial.mkdir()
+    cut = root / "style_weight-1e6"                   # this grid's cell without its DONE
+    cut.mkdir()
+    kind.mark(cut, kind.GRID_CELL)
+    assert sorted(store.tidy(root)) == sorted([partial, cut])
+    assert foreign.is_dir() and unmarked.is_dir()
+    with pytest.raises(FileExistsError, match="another command's run folder.*another --out"):
+        store.write_cell(root, foreign.name, {"DONE": b"", "config.json": b"{}"})
+    assert json.loads((foreign / "config.json").read_text())["clip"] == "c.mp4"
+    assert not [p for p in root.iterdir() if store.PARTIAL in p.name]
