@@ -91,3 +91,27 @@ def test_a_grid_tidies_only_its_own_leftovers_and_never_replaces_another_command
         store.write_cell(root, foreign.name, {"DONE": b"", "config.json": b"{}"})
     assert json.loads((foreign / "config.json").read_text())["clip"] == "c.mp4"
     assert not [p for p in root.iterdir() if store.PARTIAL in p.name]
+
+
+# ------------------------------------------------------------------------------ 2. the dashboard
+
+def _listening() -> set:
+    """(pid, ip, port) of every TCP socket listening in this process and its children, as the OS says."""
+    import psutil
+    me = psutil.Process()
+    return {(p.pid, c.laddr.ip, c.laddr.port) for p in (me, *me.children(recursive=True))
+            for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+
+
+def test_a_grid_on_a_local_cluster_listens_on_127_0_0_1_only(tmp_path):
+    from nst_helpers.cli.grid import DASHBOARD
+    from nst_helpers.grid import cluster
+    assert DASHBOARD == cluster.DASHBOARD == "127.0.0.1:0"   # the command line's default is the cluster's
+    before, seen = _listening(), []
+    report = run_grid(tiny_grid("listen"), workers=1, out=tmp_path, progress=False,
+                      on_cell=lambda report, cell: seen.append(_listening() - before))   # while the cluster is up
+    assert report.ran == ["preset-fast"], report.summary()
+    [opened] = seen
+    port = int(report.dashboard.rsplit(":", 1)[1].split("/")[0])
+    assert port in {p for _, _, p in opened} and len({pid for pid, _, _ in opened}) >= 2   # scheduler + worker
+    assert {ip for _, ip, _ in opened} <= {"127.0.0.1", "::1"}, opened

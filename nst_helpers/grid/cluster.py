@@ -11,6 +11,7 @@ import logging
 import os
 
 CONNECT_TIMEOUT = 5   # s: a scheduler address that does not answer is an error after this, not a hang
+DASHBOARD = "127.0.0.1:0"   # the LocalCluster's dashboard: this machine only, a free port (":0" was every interface)
 
 
 class ClusterError(RuntimeError):
@@ -40,8 +41,9 @@ def local_plan(workers: int | None = None) -> dict:
     return {"workers": n, "torch_threads": max(1, cores() // n), "gpu": False}
 
 
-def start_local(workers: int | None = None, dashboard: str = ":0"):
-    """(LocalCluster, Client, plan): worker processes sized by local_plan."""
+def start_local(workers: int | None = None, dashboard: str = DASHBOARD):
+    """(LocalCluster, Client, plan): worker processes sized by local_plan; its scheduler and workers
+    listen on 127.0.0.1, and so does its dashboard unless `dashboard` names another address."""
     import dask
     from distributed import Client, LocalCluster
     plan = local_plan(workers)
@@ -87,9 +89,9 @@ def _takes_n(client) -> bool:
 
 
 @contextlib.contextmanager
-def client_for(client=None, scheduler: str | None = None, workers: int | None = None):
+def client_for(client=None, scheduler: str | None = None, workers: int | None = None, dashboard: str = DASHBOARD):
     """Yield (client, {host: torch threads} or an int, what it is in words); a cluster this
-    started is closed at the end, a given client is left open."""
+    started is closed at the end, a given client is left open. dashboard: a LocalCluster's."""
     if client is not None:
         yield client, torch_threads(client), "the given Dask client"
         return
@@ -100,7 +102,7 @@ def client_for(client=None, scheduler: str | None = None, workers: int | None = 
         finally:
             client.close()
         return
-    cluster, client, plan = start_local(workers)
+    cluster, client, plan = start_local(workers, dashboard)
     try:
         kind = f"{plan['workers']} GPU worker(s)" if plan["gpu"] else \
             f"{plan['workers']} worker(s) x {plan['torch_threads']} torch thread(s)"
