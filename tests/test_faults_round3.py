@@ -115,3 +115,39 @@ def test_a_grid_on_a_local_cluster_listens_on_127_0_0_1_only(tmp_path):
     port = int(report.dashboard.rsplit(":", 1)[1].split("/")[0])
     assert port in {p for _, _, p in opened} and len({pid for pid, _, _ in opened}) >= 2   # scheduler + worker
     assert {ip for _, ip, _ in opened} <= {"127.0.0.1", "::1"}, opened
+
+
+# ------------------------------------------------------------------------------ 3. names that become folders
+
+def _config_file(tmp_path, **fields) -> Path:
+    """A --config file for the cheapest run there is, its images named in it."""
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"content": str(ROOT / "images" / "content.jpg"), "style": STYLE, "steps": 1,
+                                "size": 32, "backbone": "efficientnet_lite0", **fields}))
+    return path
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/nst-abs-name", "..", ".", "a/b", 5, None],
+                         ids=["parent of parent", "absolute", "dotdot", "dot", "nested", "number", "null"])
+def test_a_configs_name_that_is_no_plain_folder_name_is_one_line_and_writes_nothing(name, tmp_path, capsys):
+    from nst_helpers.cli import main
+    from test_bad_input import assert_one_line_error
+    path = _config_file(tmp_path, name=name)
+    code = main(["--config", str(path), "--out", str(tmp_path / "a" / "b" / "out"), "--no-progress"])
+    assert_one_line_error(code, capsys.readouterr().err, "--config", "'name'", "folder", "use one plain name")
+    assert [p.name for p in tmp_path.iterdir()] == ["cfg.json"] and not Path("/tmp/nst-abs-name").exists()
+
+
+@pytest.mark.parametrize("name", ["..", ".", "/abs", "../x", 5], ids=["dotdot", "dot", "absolute", "up", "number"])
+def test_a_grid_name_that_is_no_plain_folder_name_is_refused_before_anything_runs(name):
+    from nst_helpers.grid import GridError, from_dict
+    with pytest.raises(GridError, match="grid's name .*folder.*use"):
+        from_dict({"name": name, "contents": ["images/content.jpg"], "styles": ["images/style.jpg"]}, ROOT)
+
+
+def test_a_grid_file_whose_stem_is_a_dot_is_refused(tmp_path):
+    from nst_helpers.grid import GridError, load
+    path = tmp_path / "..json"   # its stem, the grid's default name, is "."
+    path.write_text(json.dumps({"contents": [str(ROOT / "images/content.jpg")], "styles": [STYLE]}))
+    with pytest.raises(GridError, match=r"grid's name '\.' is not a plain folder name"):
+        load(path)

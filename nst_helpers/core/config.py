@@ -133,8 +133,21 @@ def _bad(field_name: str, why: str):
     raise ConfigError(field_name, why)
 
 
+def folder_name_problem(name) -> str | None:
+    """Why `name` (a run's, a grid's) cannot be the folder it becomes inside --out, or None: it must be
+    one plain name, never a path out of --out ("..", "/x", "../x") or into its parent (".")."""
+    fix = "use one plain name of letters, digits, '-', '_', '.', e.g. my-run"
+    if not isinstance(name, str):
+        return f"must be a name in quotes (it becomes a folder inside --out), got {name!r}; {fix}"
+    if name.strip(".") == "" or any(c in name for c in "/\\\0") or len(name.encode("utf-8", "replace")) > 128:
+        return f"{name!r} is not a plain folder name (it becomes a folder inside --out); {fix}"
+    return None
+
+
 def validate(cfg: StyleConfig) -> None:
     """Raise ValueError naming the field and the reason for the first invalid value."""
+    if problem := folder_name_problem(cfg.name):
+        _bad("name", problem)
     layers = known_layer_names()
     for name in ("content_weight", "style_weight", "tv_weight", "lr", "early_stop_tol", "stroke_size"):
         v = getattr(cfg, name)

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.config import PRESETS, StyleConfig, preset, with_fast_recipe
+from ..core.config import PRESETS, StyleConfig, folder_name_problem, preset, with_fast_recipe
 
 FIELDS = ("name", "contents", "styles", "presets", "recipe", "base", "axes", "seeds", "sheet", "device")
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(StyleConfig) if f.name != "name")
@@ -134,8 +134,10 @@ def _labelled(values, where: str) -> dict:
 
 def check(grid: Grid) -> None:
     """Refuse a grid that cannot run, before anything starts."""
-    if not isinstance(grid.name, str) or not _safe(grid.name) == grid.name:
-        raise GridError(f"name {grid.name!r} is not a plain folder name; use letters, digits, '.', '-', '+'")
+    if problem := folder_name_problem(grid.name):   # the one rule for names that become folders (core/config.py)
+        raise GridError(f"the grid's name {problem}")
+    if _safe(grid.name) != grid.name:
+        raise GridError(f"the grid's name {grid.name!r} is not a plain folder name; use letters, digits, '.', '-', '+'")
     if grid.recipe not in RECIPES:
         raise GridError(f"recipe {grid.recipe!r} is not known; use fast, or leave it out for the presets as they are")
     for key in ("base", "axes", "sheet", "labels"):
