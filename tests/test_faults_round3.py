@@ -151,3 +151,90 @@ def test_a_grid_file_whose_stem_is_a_dot_is_refused(tmp_path):
     path.write_text(json.dumps({"contents": [str(ROOT / "images/content.jpg")], "styles": [STYLE]}))
     with pytest.raises(GridError, match=r"grid's name '\.' is not a plain folder name"):
         load(path)
+
+
+# ------------------------------------------------------------------------------ 6. values checked up front
+
+@pytest.mark.parametrize("fields, words", [
+    ({"seed": "abc", "init": "noise"}, ["'seed'", "whole number"]),
+    ({"seed": 1.5, "init": "noise"}, ["'seed'", "whole number"]),
+    ({"seed": 10**23, "init": "noise"}, ["'seed'", "2**63 - 1"]),
+    ({"seed": True, "init": "noise"}, ["'seed'", "whole number"]),
+    ({"mixed_precision": "no"}, ["'mixed_precision'", "true or false"]),
+], ids=["seed text", "seed fraction", "seed huge", "seed bool", "mixed_precision no"])
+def test_a_bad_value_in_a_config_file_is_one_line_before_a_run(fields, words, tmp_path, capsys):
+    from nst_helpers.cli import main
+    from test_bad_input import assert_one_line_error
+    path = _config_file(tmp_path, **fields)
+    code = main(["--config", str(path), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert_one_line_error(code, capsys.readouterr().err, "--config", *words)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--seed", str(10**23), "--init", "noise"], ["--seed:", "2**63 - 1"]),
+    (["train", "--seed", str(10**23)], ["seed", "2**63 - 1"]),
+], ids=["run", "train"])
+def test_a_seed_too_big_for_torch_is_one_line_on_the_command_line(argv, words, tmp_path, capsys):
+    from nst_helpers.cli import main
+    from test_bad_input import assert_one_line_error
+    images = ["--style", STYLE] + ([] if argv[0] == "train" else ["--content", str(ROOT / "images/content.jpg")])
+    code = main([*argv, *images, "--out", str(tmp_path / "out"), "--no-progress"])
+    assert_one_line_error(code, capsys.readouterr().err, *words)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"base": {"seed": "abc"}}, ["'seed'", "whole number"]),
+    ({"seeds": [1.5]}, ["'seed'", "whole number"]),
+    ({"base": {"mixed_precision": "no"}}, ["'mixed_precision'", "true or false"]),
+    ({"device": "toaster"}, ["device 'toaster' is not a device name", "cpu, cuda"]),
+    ({"device": 3}, ["device 3 is not a device name"]),
+], ids=["seed text", "seed fraction", "mixed_precision no", "device toaster", "device number"])
+def test_a_bad_value_in_a_grid_is_refused_when_it_is_read(fields, words):
+    from nst_helpers.grid import GridError, from_dict
+    with pytest.raises(GridError) as info:
+        from_dict({"contents": ["images/content.jpg"], "styles": ["images/style.jpg"], **fields}, ROOT)
+    assert all(w in str(info.value) for w in words) and "; " in str(info.value), str(info.value)
+
+
+def test_a_grid_on_cuda_is_refused_at_once_where_no_worker_has_a_gpu(tmp_path, client):
+    import time
+    import torch
+    from nst_helpers.grid.cluster import ClusterError
+    grid = tiny_grid("gpu", device="cuda")
+    with pytest.raises(ClusterError, match="no worker of the cluster offers a GPU"):   # it waited forever
+        run_grid(grid, client=client, out=tmp_path, progress=False)
+    if torch.cuda.is_available():
+        return
+    t0 = time.perf_counter()
+    with pytest.raises(ClusterError, match="this machine has 0 CUDA device"):
+        run_grid(grid, workers=1, out=tmp_path, progress=False)
+    assert time.perf_counter() - t0 < 5   # before any worker starts
+
+
+def test_video_fps_past_what_a_player_shows_is_one_line_before_a_folder(tmp_path, capsys):
+    from nst_helpers.cli import main
+    from test_bad_input import assert_one_line_error
+    clip = synthetic.make_clip(tmp_path / "clip.mp4", frames=2, size=64)
+    code = main(["video", "--content", str(clip), "--style", STYLE, "--fps", "1e9", "--size", "32",
+                 "--backbone", "efficientnet_lite0", "--out", str(tmp_path / "out"), "--no-progress"])
+    assert_one_line_error(code, capsys.readouterr().err, "--fps", "1e+09", "at most 1000", "clip's")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("width, blocks", [(4, 10**7), (10**6, 1), (4, 0), (4, "5")])
+def test_a_model_file_whose_network_is_not_one_train_writes_is_refused_before_it_is_built(width, blocks, tmp_path,
+                                                                                          capsys):
+    import torch
+    from nst_helpers.cli import main
+    from nst_helpers.feedforward import stylize as ff
+    from nst_helpers.feedforward.net import TransformNet
+    from test_bad_input import assert_one_line_error
+    model = ff.save_model(TransformNet(4, 1), tmp_path / "model.pt")
+    torch.save({**torch.load(model, weights_only=True), "width": width, "blocks": blocks}, model)
+    code = main(["stylize", str(ROOT / "images" / "content.jpg"), "--model", str(model), "--out", str(tmp_path / "o")])
+    assert_one_line_error(code, capsys.readouterr().err, "is not a model `train` could write",
+                          "width" if width != 4 else "blocks", "give the model.pt")
+    with pytest.raises(ValueError, match="blocks must be a whole number from 1 to 64"):
+        TrainConfig(style=STYLE, blocks=10**7)

@@ -58,7 +58,7 @@ def run_grid(grid, client=None, scheduler: str | None = None, workers: int | Non
     t0 = time.perf_counter()
     report.where = "no cluster (every cell had finished before)"
     if todo:
-        with cluster.client_for(client, scheduler, workers, dashboard) as (dask, threads, where):
+        with cluster.client_for(client, scheduler, workers, dashboard, grid.device) as (dask, threads, where):
             report.where, report.dashboard = where, getattr(dask, "dashboard_link", None)
             if progress:
                 print(f"[grid] {grid.name}: {len(todo)} of {len(cells)} cells to run on {where}; dashboard "

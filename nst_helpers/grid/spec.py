@@ -29,6 +29,7 @@ from ..core.config import PRESETS, StyleConfig, folder_name_problem, preset, wit
 FIELDS = ("name", "contents", "styles", "presets", "recipe", "base", "axes", "seeds", "sheet", "device")
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(StyleConfig) if f.name != "name")
 RECIPES = (None, "fast")
+DEVICES = r"cpu|cuda(:[0-9]+)?|mps"   # whether this machine has it: grid/cluster.py, before a LocalCluster starts
 
 
 class GridError(ValueError):
@@ -138,6 +139,9 @@ def check(grid: Grid) -> None:
         raise GridError(f"the grid's name {problem}")
     if _safe(grid.name) != grid.name:
         raise GridError(f"the grid's name {grid.name!r} is not a plain folder name; use letters, digits, '.', '-', '+'")
+    if grid.device is not None and not (isinstance(grid.device, str) and re.fullmatch(DEVICES, grid.device)):
+        raise GridError(f"device {grid.device!r} is not a device name; use cpu, cuda, cuda:N or mps, or leave device "
+                        "out for the best each worker has")
     if grid.recipe not in RECIPES:
         raise GridError(f"recipe {grid.recipe!r} is not known; use fast, or leave it out for the presets as they are")
     for key in ("base", "axes", "sheet", "labels"):
