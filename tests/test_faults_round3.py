@@ -238,3 +238,13 @@ def test_a_model_file_whose_network_is_not_one_train_writes_is_refused_before_it
                           "width" if width != 4 else "blocks", "give the model.pt")
     with pytest.raises(ValueError, match="blocks must be a whole number from 1 to 64"):
         TrainConfig(style=STYLE, blocks=10**7)
+
+
+# ------------------------------------------------------------------------------ 7. every cell failed
+
+def test_when_every_cell_fails_the_cells_errors_are_shown(tmp_path, client):
+    grid = tiny_grid("allfail", axes={"tile_size": [64, 128]})   # tiles are VGG19's: refused on Lite0 as each run starts
+    report = run_grid(grid, client=client, out=tmp_path, progress=False)
+    assert report.ran == [] and sorted(report.failed) == ["tile_size-128", "tile_size-64"], report.summary()
+    assert all("tile" in error for error in report.failed.values()) and "failed tile_size-64" in report.summary()
+    assert json.loads((tmp_path / "allfail" / store.FAILED).read_text()) == report.failed

@@ -116,11 +116,13 @@ def write_cell(root: Path, cell: str, files: dict) -> Path:
 
 
 def write_failures(root: Path, failed: dict) -> Path | None:
-    """failed.json: {cell: error} of this run's failures (removed when none failed)."""
+    """failed.json: {cell: error} of this run's failures (removed when none failed). The grid's
+    folder is made if no cell finished: when every cell failed, their errors are what to show."""
     path = Path(root) / FAILED
     if not failed:
         path.unlink(missing_ok=True)
         return None
+    Path(root).mkdir(parents=True, exist_ok=True)
     return folders.write_text(path, json.dumps(failed, indent=2) + "\n")
 
 
