@@ -248,3 +248,48 @@ def test_when_every_cell_fails_the_cells_errors_are_shown(tmp_path, client):
     assert report.ran == [] and sorted(report.failed) == ["tile_size-128", "tile_size-64"], report.summary()
     assert all("tile" in error for error in report.failed.values()) and "failed tile_size-64" in report.summary()
     assert json.loads((tmp_path / "allfail" / store.FAILED).read_text()) == report.failed
+
+
+# ------------------------------------------------------------------------------ 8. bounded reads
+
+def _settings_file(kind: str, tmp_path: Path, suffix: str) -> str:
+    import os
+    if kind == "fifo":
+        path = tmp_path / f"fifo{suffix}"
+        os.mkfifo(path)
+        return str(path)
+    if kind == "big":
+        path = tmp_path / f"big{suffix}"
+        path.write_text("{" + " " * (2 << 20) + "}")   # valid JSON and YAML, 2 MiB
+        return str(path)
+    return "/dev/zero"
+
+
+@pytest.mark.parametrize("face, kind, words", [
+    ("--config", "fifo", ["is a named pipe (FIFO), not a regular file", "JSON file"]),
+    ("--config", "zero", ["is a character device, not a regular file"]),
+    ("--config", "big", ["more than 1024 kB"]),
+    ("grid", "fifo", ["grid file", "is a named pipe (FIFO), not a regular file", ".yaml or .json"]),
+    ("grid", "zero", ["grid file", "is a character device"]),
+    ("grid", "big", ["grid file", "more than 1024 kB"]),
+])
+def test_a_settings_file_that_is_no_regular_file_or_too_big_is_one_line_at_once(face, kind, words, tmp_path):
+    import subprocess
+    import sys
+    from test_bad_input import assert_one_line_error
+    path = _settings_file(kind, tmp_path, ".json" if face == "--config" else ".yaml")
+    argv = ["--config", path, "--content", "x.jpg", "--style", "y.jpg"] if face == "--config" else ["grid", path]
+    done = subprocess.run([sys.executable, "-m", "nst_helpers", *argv, "--out", str(tmp_path / "out")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)   # a FIFO waited for a writer forever
+    assert_one_line_error(done.returncode, done.stderr, *words)
+
+
+def test_a_grid_of_too_many_cells_is_refused_with_its_count():
+    import time
+    from nst_helpers.grid import GridError, from_dict
+    t0 = time.perf_counter()
+    with pytest.raises(GridError, match=r"the grid has 10,100 cells \(100 style_weight x 101 tv_weight\), more than "
+                                        r"the 10,000 one grid runs; shorten its axes"):
+        from_dict({"contents": ["images/content.jpg"], "styles": ["images/style.jpg"],
+                   "axes": {"style_weight": list(range(1, 101)), "tv_weight": list(range(101))}}, ROOT)
+    assert time.perf_counter() - t0 < 2   # counted, not expanded
