@@ -293,3 +293,34 @@ def test_a_grid_of_too_many_cells_is_refused_with_its_count():
         from_dict({"contents": ["images/content.jpg"], "styles": ["images/style.jpg"],
                    "axes": {"style_weight": list(range(1, 101)), "tv_weight": list(range(101))}}, ROOT)
     assert time.perf_counter() - t0 < 2   # counted, not expanded
+
+
+# ------------------------------------------------------------------------------ 10. stylize never overwrites silently
+
+@pytest.mark.parametrize("case, words", [
+    ("same name", ["would both be written as", "x.png", "rename one"]),
+    ("out is an input folder", ["holds the photos given", "would overwrite", "give another folder"]),
+    ("out is an input's folder", ["holds the photos given", "would overwrite"]),
+    ("out is a file", ["is a file", "give a folder"]),
+])
+def test_stylize_refuses_an_out_that_would_overwrite(case, words, tmp_path, capsys):
+    import torch
+    from nst_helpers.cli import main
+    from nst_helpers.feedforward import stylize as ff
+    from nst_helpers.feedforward.net import TransformNet
+    from test_bad_input import assert_one_line_error
+    torch.manual_seed(0)
+    model = ff.save_model(TransformNet(4, 1), tmp_path / "model.pt")
+    photo = load_image(ROOT / "images" / "content.jpg", max_size=48)
+    for folder, suffix in (("a", ".jpg"), ("b", ".png")):
+        save_image(photo, tmp_path / folder / f"x{suffix}")
+    (tmp_path / "file").write_text("not a folder")
+    argv = {"same name": [tmp_path / "a", tmp_path / "b", "--out", tmp_path / "o"],
+            "out is an input folder": [tmp_path / "b", "--out", tmp_path / "b"],
+            "out is an input's folder": [tmp_path / "b" / "x.png", "--out", tmp_path / "b"],
+            "out is a file": [tmp_path / "a", "--out", tmp_path / "file"]}[case]
+    before = (tmp_path / "b" / "x.png").read_bytes()
+    code = main(["stylize", *map(str, argv), "--model", str(model)])
+    assert_one_line_error(code, capsys.readouterr().err, *words)
+    assert (tmp_path / "b" / "x.png").read_bytes() == before and not (tmp_path / "o").exists()
+    assert (tmp_path / "file").read_text() == "not a folder"
