@@ -1,4 +1,5 @@
-"""python -m nst_helpers grid GRID.yaml [--scheduler ADDRESS] [--workers N] [--out DIR] [--no-progress]:
+"""python -m nst_helpers grid GRID.yaml [--scheduler ADDRESS] [--workers N] [--dashboard HOST:PORT] [--out DIR]
+[--no-progress]:
 every cell of a grid (grid/spec.py) as a Dask task, into DIR/<grid name>/<cell>/, then the contact
 sheet and the metrics table.
 
@@ -13,6 +14,8 @@ from .args import UsageError, _count, _Help, _Parser, check_out
 from .signals import say
 from .streams import forgiving_stdout
 
+DASHBOARD = "127.0.0.1:0"   # grid.cluster.DASHBOARD (importing grid/ would load torch for --help)
+
 
 def build_parser():
     p = _Parser(prog="python -m nst_helpers grid", formatter_class=_Help,
@@ -23,6 +26,10 @@ def build_parser():
                    help="an existing Dask scheduler, e.g. tcp://HOST:8786 (default: a LocalCluster here)")
     p.add_argument("--workers", type=_count, default=None, metavar="N",
                    help="LocalCluster workers; torch threads per worker = cores / N (default: one per core, up to 8)")
+    p.add_argument("--dashboard", default=DASHBOARD, metavar="HOST:PORT",
+                   help="where the LocalCluster's Dask dashboard listens (port 0: a free one). WARNING: a host other "
+                        "than 127.0.0.1 (e.g. 0.0.0.0) lets anyone on the network read it: the cells, their settings "
+                        "and the logs")
     p.add_argument("--out", default="outputs", metavar="DIR", help="root folder: cells go to DIR/<grid name>/<cell>/")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -32,11 +39,15 @@ def _go(argv):
     args = build_parser().parse_args(argv)
     if args.scheduler is not None and args.workers is not None:
         raise UsageError("--workers sizes a LocalCluster, and --scheduler uses an existing one; give one of them")
+    if args.scheduler is not None and args.dashboard != DASHBOARD:
+        raise UsageError("--dashboard places a LocalCluster's dashboard, and --scheduler uses an existing cluster "
+                         "(its dashboard is the scheduler's); give one of them")
     from ..grid import spec
     grid = spec.load(args.grid)   # every cell checked before anything starts
     out = check_out(args.out)
     from ..grid import run   # a dead --scheduler address: cluster.ClusterError within its connect timeout
-    return run.run_grid(grid, scheduler=args.scheduler, workers=args.workers, out=out, progress=not args.no_progress)
+    return run.run_grid(grid, scheduler=args.scheduler, workers=args.workers, out=out, progress=not args.no_progress,
+                        dashboard=args.dashboard)
 
 
 def main(argv: list) -> int:

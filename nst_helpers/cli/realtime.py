@@ -104,12 +104,36 @@ def _photos(items: list) -> list[Path]:
     return found
 
 
+def _written_as(photo: Path) -> str:
+    """The name `photo` is written under in --out: a picture as .png, a clip as .mp4 (a GIF as .gif)."""
+    from ..video.clips import CLIP_SUFFIXES
+    suffix = photo.suffix.lower()
+    return photo.stem + (".png" if suffix not in CLIP_SUFFIXES else ".gif" if suffix == ".gif" else ".mp4")
+
+
+def _check_out(items: list, photos: list[Path], out: Path) -> None:
+    """Refuse an --out that would overwrite: a file, a folder of the photos given, two photos on one name."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder (it is made if missing), e.g. --out outputs/stylized")
+    overwritten = [p for p in photos if (out / _written_as(p)).resolve() == p.resolve()]
+    if out.resolve() in {Path(i).resolve() for i in items if Path(i).is_dir()} or overwritten:
+        raise UsageError(f"--out {out} holds the photos given, which the pictures would overwrite; give another "
+                         "folder, e.g. --out outputs/stylized")
+    seen = {}
+    for photo in photos:
+        if (name := _written_as(photo)) in seen:
+            raise UsageError(f"{seen[name]} and {photo} would both be written as {out / name}; rename one, or "
+                             "stylise them in two runs with different --out folders")
+        seen[name] = photo
+
+
 def _stylize(args, sig: Signals):
     from ..core.images import load_image, save_image
     from ..feedforward import stylize as ff
     from ..video.clips import CLIP_SUFFIXES
     photos = _photos(args.photos)
     out = Path(args.out)
+    _check_out(args.photos, photos, out)   # before the model loads: nothing is overwritten silently
     net = ff.load_model(args.model)
     run = net
     if args.onnx:
@@ -128,15 +152,14 @@ def _stylize(args, sig: Signals):
             written.append(_clip(photo, picture, out, args))
             continue
         x = load_image(photo, max_size=args.size)
-        written.append(save_image(picture(x), out / f"{photo.stem}.png"))
+        written.append(save_image(picture(x), out / _written_as(photo)))
     return written, time.perf_counter() - t0
 
 
 def _clip(clip: Path, picture, out: Path, args) -> Path:
     """A clip through the network frame by frame (video/per_frame.py), its figures in a line."""
     from ..video.per_frame import map_clip
-    name = clip.stem + (".gif" if clip.suffix.lower() == ".gif" else ".mp4")
-    r = map_clip(clip, picture, out / name, size=args.size, max_frames=args.max_frames)
+    r = map_clip(clip, picture, out / _written_as(clip), size=args.size, max_frames=args.max_frames)
     flicker = "one frame: no flicker to measure" if r["warping_error"] is None else \
         f"warping error {r['warping_error']:.3g} (the flicker: video/temporal.py)"
     print(f"[nst] {clip.name}: {r['frames']} frames, {r['seconds_per_frame']:.3f} s a frame; {flicker} -> {r['path']}")

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from ..core.config import StyleConfig, preset
+from ..runs import user_files
 
 # config fields with a flag of the same name (--content-weight for content_weight, ...)
 FIELD_FLAGS = ("steps", "size", "content_weight", "style_weight", "snapshot_every", "init", "seed", "preserve_colour",
@@ -41,7 +42,10 @@ def read_config_file(path) -> tuple[dict, dict]:
     """(config fields, {"content": path, "style": path} found in it) from a --config file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(user_files.read_text(path))
+    except user_files.NotASettingsFile as err:
+        raise SettingsError(f"--config {path} {err}; give the path of a JSON file, e.g. a run folder's "
+                            "config.json") from None
     except OSError as err:
         raise SettingsError(f"--config {path}: cannot read it ({err.strerror or err}); give the path of a JSON "
                             "file, e.g. a run folder's config.json") from None

@@ -70,8 +70,8 @@ def _settings(args):
     if info.seconds is not None and args.start >= info.seconds:
         raise UsageError(f"--start {args.start:g} is past the end of {args.content} ({info.seconds:g} s long); "
                          f"give a start below {info.seconds:g}")
-    if args.fps == 0:
-        raise UsageError("--fps 0 is no frame rate; give one like 24, or leave --fps out for the clip's")
+    if args.fps is not None and (problem := clips.fps_problem(args.fps)):
+        raise UsageError(f"--fps {problem}, or leave --fps out for the clip's")
     over = {"size": args.size} if args.backbone is None else {"size": args.size, "backbone": args.backbone}
     cfg = preset(args.preset, **over)
     device = check_device(args.device) if args.device is not None else None

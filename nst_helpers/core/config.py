@@ -21,6 +21,7 @@ PRESERVE_COLOUR = ("off", "luminance", "match", "histogram")   # preserve.MODES 
 ADAPTIVE_WEIGHTS = ("off", "initial")   # objective.StyleObjective.adapt_weights
 GRAM_NORMS = ("seed", "size_independent")   # losses.GRAM_NORMS (config imports no torch)
 MAX_STEPS = 1_000_000   # a budget past this is a typo, not a plan (and the history would fill memory)
+MAX_SEED = 2**63 - 1    # torch's generators take a 64-bit seed: a larger one fails at the run's start
 
 # The seed's experiment matrix, value for value.
 #  preset      content  style    conv1_1 conv2_1 conv3_1 conv4_1 conv5_1
@@ -132,8 +133,31 @@ def _bad(field_name: str, why: str):
     raise ConfigError(field_name, why)
 
 
+def folder_name_problem(name) -> str | None:
+    """Why `name` (a run's, a grid's) cannot be the folder it becomes inside --out, or None: it must be
+    one plain name, never a path out of --out ("..", "/x", "../x") or into its parent (".")."""
+    fix = "use one plain name of letters, digits, '-', '_', '.', e.g. my-run"
+    if not isinstance(name, str):
+        return f"must be a name in quotes (it becomes a folder inside --out), got {name!r}; {fix}"
+    if name.strip(".") == "" or any(c in name for c in "/\\\0") or len(name.encode("utf-8", "replace")) > 128:
+        return f"{name!r} is not a plain folder name (it becomes a folder inside --out); {fix}"
+    return None
+
+
+def seed_problem(seed) -> str | None:
+    """Why `seed` (a picture run's, a training's) cannot seed torch's generators, or None."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        return f"must be a whole number from 0 to 2**63 - 1, got {seed!r}; give one like 0 or 42"
+    return None
+
+
 def validate(cfg: StyleConfig) -> None:
     """Raise ValueError naming the field and the reason for the first invalid value."""
+    for name, problem in (("name", folder_name_problem(cfg.name)), ("seed", seed_problem(cfg.seed))):
+        if problem:
+            _bad(name, problem)
+    if not isinstance(cfg.mixed_precision, bool):   # "no" would be true
+        _bad("mixed_precision", f"must be true or false, got {cfg.mixed_precision!r}")
     layers = known_layer_names()
     for name in ("content_weight", "style_weight", "tv_weight", "lr", "early_stop_tol", "stroke_size"):
         v = getattr(cfg, name)

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ..core.images import resize_to, save_image
+from ..runs import kind
 from ..runs.folders import DONE, library_versions, mark_complete, new_run_dir, save_figure, save_tensors, write_text
 
 CONFIG, CHECKPOINT, MODEL = "config.json", "checkpoint.pt", "model.pt"
@@ -40,6 +41,7 @@ def path(folder) -> Path:
 
 def new(cfg, out="outputs") -> Path:
     folder = new_run_dir("train", out)
+    kind.mark(folder, kind.TRAINING)   # a grid named train shares out/train/: it leaves this folder alone
     write_text(folder / CONFIG, json.dumps({"config": cfg.to_dict(), "versions": library_versions()}, indent=2) + "\n")
     return folder
 

@@ -17,6 +17,15 @@ from torch import nn
 
 MULTIPLE = 4   # two stride-2 convolutions: a side divisible by 4 comes back at its own size
 SMALLEST = 8   # px: a padded side at least this, so that every reflection padding fits (2 px after /4)
+MAX_WIDTH, MAX_BLOCKS = 256, 64   # 8x Johnson et al.'s width, 13x their blocks: past these a typo or a forged file
+
+
+def shape_problem(width, blocks) -> str | None:
+    """Why a network of `width` and `blocks` (a training's, a model file's) is not one to build, or None."""
+    for name, value, most in (("width", width, MAX_WIDTH), ("blocks", blocks, MAX_BLOCKS)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+            return f"{name} must be a whole number from 1 to {most}, got {value!r}"
+    return None
 
 
 def conv(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:

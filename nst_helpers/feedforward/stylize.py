@@ -16,7 +16,7 @@ import torch
 
 from ..core.images import load_image
 from ..runs.folders import save_tensors
-from .net import TransformNet, pad, settings
+from .net import TransformNet, pad, settings, shape_problem
 
 FORMAT = "nst_helpers.feedforward/1"
 # the largest difference allowed between onnxruntime's picture and PyTorch's, in [0, 1] units (1/255
@@ -44,6 +44,8 @@ def load_model(path) -> TransformNet:
         raise ModelError(f"{path} is not a model file ({type(err).__name__}); {fix}") from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise ModelError(f"{path} is not a feed-forward model (a torch file, but not one `train` wrote); {fix}")
+    if problem := shape_problem(saved.get("width"), saved.get("blocks")):   # before building it: 10**7 blocks hang
+        raise ModelError(f"{path} is not a model `train` could write ({problem}); {fix}")
     try:
         net = TransformNet(saved["width"], saved["blocks"])
         net.load_state_dict(saved["state_dict"])

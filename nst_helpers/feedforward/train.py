@@ -23,11 +23,12 @@ from ..backbones.layers import resolve_layers
 from ..core import losses
 from ..core.images import load_image
 from ..core.objective import nhwc, style_scale, tv_scale
+from ..core.config import seed_problem
 from ..core.progress import progress_bar
 from ..core.recipes import FAST_STYLE_LAYERS
 from . import folder as runfolder
 from .data import load_photos
-from .net import TransformNet
+from .net import TransformNet, shape_problem
 
 
 @dataclass
@@ -60,6 +61,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
         if self.size < 32:
             raise ValueError(f"size must be at least 32 px (the loss network's smallest input), got {self.size}")
+        if problem := shape_problem(self.width, self.blocks):
+            raise ValueError(f"{problem}; Johnson et al.'s network has width 32 and 5 blocks")
+        if problem := seed_problem(self.seed):
+            raise ValueError(f"seed {problem}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -11,6 +11,7 @@ import logging
 import os
 
 CONNECT_TIMEOUT = 5   # s: a scheduler address that does not answer is an error after this, not a hang
+DASHBOARD = "127.0.0.1:0"   # the LocalCluster's dashboard: this machine only, a free port (":0" was every interface)
 
 
 class ClusterError(RuntimeError):
@@ -30,6 +31,32 @@ def gpus() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def device_problem(device: str | None) -> str | None:
+    """Why a LocalCluster here cannot run cells on `device` (a grid's: cpu, cuda[:N], mps), or None.
+    Without the check a cell asking for a GPU waits for one forever."""
+    if device is None or device == "cpu":
+        return None
+    fix = "use device: cpu, leave device out, or run on a cluster that has one (--scheduler)"
+    if device.startswith("cuda"):
+        n, index = gpus(), int(device.partition(":")[2] or 0)
+        return None if index < n else f"device {device}: this machine has {n} CUDA device(s); {fix}"
+    import torch
+    mps = getattr(torch.backends, "mps", None)
+    return None if mps is not None and mps.is_available() else f"device {device}: no Apple MPS device here; {fix}"
+
+
+def gpu_problem(client, device: str | None) -> str | None:
+    """Why an existing cluster cannot run cells that ask for a GPU, or None: no worker offers the
+    resource GPU (dask worker --resources GPU=1), and a cell would wait for one forever."""
+    if not (device or "").startswith("cuda"):
+        return None
+    workers = client.scheduler_info(**({"n_workers": -1} if _takes_n(client) else {}))["workers"]
+    if any(info.get("resources", {}).get("GPU") for info in workers.values()):
+        return None
+    return (f"device {device}: no worker of the cluster offers a GPU (none was started with --resources GPU=1); "
+            "start GPU workers with dask worker ADDRESS --resources GPU=1, or use device: cpu")
+
+
 def local_plan(workers: int | None = None) -> dict:
     """{workers, torch_threads, gpu}: on a CPU, workers x torch threads = the cores (default: a
     worker per core, up to 8, since each holds its own network and images); on GPUs one worker each."""
@@ -40,8 +67,9 @@ def local_plan(workers: int | None = None) -> dict:
     return {"workers": n, "torch_threads": max(1, cores() // n), "gpu": False}
 
 
-def start_local(workers: int | None = None, dashboard: str = ":0"):
-    """(LocalCluster, Client, plan): worker processes sized by local_plan."""
+def start_local(workers: int | None = None, dashboard: str = DASHBOARD):
+    """(LocalCluster, Client, plan): worker processes sized by local_plan; its scheduler and workers
+    listen on 127.0.0.1, and so does its dashboard unless `dashboard` names another address."""
     import dask
     from distributed import Client, LocalCluster
     plan = local_plan(workers)
@@ -106,20 +134,28 @@ def _takes_n(client) -> bool:
 
 
 @contextlib.contextmanager
-def client_for(client=None, scheduler: str | None = None, workers: int | None = None):
+def client_for(client=None, scheduler: str | None = None, workers: int | None = None, dashboard: str = DASHBOARD,
+               device: str | None = None):
     """Yield (client, {host: torch threads} or an int, what it is in words); a cluster this
-    started is closed at the end, a given client is left open."""
+    started is closed at the end, a given client is left open. dashboard: a LocalCluster's;
+    device: the grid's, refused (ClusterError) where no worker could run it."""
     if client is not None:
+        if problem := gpu_problem(client, device):
+            raise ClusterError(problem)
         yield client, torch_threads(client), "the given Dask client"
         return
     if scheduler is not None:
         client = connect(scheduler)
         try:
+            if problem := gpu_problem(client, device):
+                raise ClusterError(problem)
             yield client, torch_threads(client), f"the Dask scheduler at {scheduler}"
         finally:
             client.close()
         return
-    cluster, client, plan = start_local(workers)
+    if problem := device_problem(device):   # before a worker starts
+        raise ClusterError(problem)
+    cluster, client, plan = start_local(workers, dashboard)
     try:
         kind = f"{plan['workers']} GPU worker(s)" if plan["gpu"] else \
             f"{plan['workers']} worker(s) x {plan['torch_threads']} torch thread(s)"

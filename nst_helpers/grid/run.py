@@ -44,10 +44,11 @@ class GridReport:
 
 
 def run_grid(grid, client=None, scheduler: str | None = None, workers: int | None = None, out="outputs",
-             progress: bool = True, on_cell=None) -> GridReport:
+             progress: bool = True, on_cell=None, dashboard: str = cluster.DASHBOARD) -> GridReport:
     """Run every unfinished cell of `grid` into out/<grid name>/<cell>/; a GridReport.
     client or scheduler: an existing cluster; otherwise a LocalCluster of `workers` (default: sized
-    to the machine, cluster.local_plan). on_cell(report, cell name): after each cell (tests stop there)."""
+    to the machine, cluster.local_plan) with its dashboard at `dashboard` (default: 127.0.0.1 only).
+    on_cell(report, cell name): after each cell (tests stop there)."""
     cells = grid.cells()
     root = Path(out) / grid.name
     store.tidy(root)
@@ -57,7 +58,7 @@ def run_grid(grid, client=None, scheduler: str | None = None, workers: int | Non
     t0 = time.perf_counter()
     report.where = "no cluster (every cell had finished before)"
     if todo:
-        with cluster.client_for(client, scheduler, workers) as (dask, threads, where):
+        with cluster.client_for(client, scheduler, workers, dashboard, grid.device) as (dask, threads, where):
             report.where, report.dashboard = where, getattr(dask, "dashboard_link", None)
             if progress:
                 print(f"[grid] {grid.name}: {len(todo)} of {len(cells)} cells to run on {where}; dashboard "

@@ -20,15 +20,19 @@ Everything is checked before anything runs: an unknown field, an empty axis, a b
 import dataclasses
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.config import PRESETS, StyleConfig, preset, with_fast_recipe
+from ..core.config import PRESETS, StyleConfig, folder_name_problem, preset, with_fast_recipe
+from ..runs import user_files
 
 FIELDS = ("name", "contents", "styles", "presets", "recipe", "base", "axes", "seeds", "sheet", "device")
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(StyleConfig) if f.name != "name")
 RECIPES = (None, "fast")
+MAX_CELLS = 10_000   # runs in one grid: even at seconds a cell, more is days (324 million hung, memory growing)
+DEVICES = r"cpu|cuda(:[0-9]+)?|mps"   # whether this machine has it: grid/cluster.py, before a LocalCluster starts
 
 
 class GridError(ValueError):
@@ -76,6 +80,10 @@ class Grid:
         """Every cell, checked: its config validated, names unique."""
         check(self)
         dims = self.dimensions()
+        if (count := math.prod(len(v) for v in dims.values())) > MAX_CELLS:   # each cell a run: before expanding
+            sizes = " x ".join(f"{len(v)} {a}" for a, v in dims.items() if len(v) > 1)
+            raise GridError(f"the grid has {count:,} cells ({sizes}), more than the {MAX_CELLS:,} one grid runs; "
+                            "shorten its axes or split it into several grids")
         varying = [a for a, v in dims.items() if len(v) > 1]
         out = []
         for combo in itertools.product(*(list(v.items()) for v in dims.values())):
@@ -134,8 +142,13 @@ def _labelled(values, where: str) -> dict:
 
 def check(grid: Grid) -> None:
     """Refuse a grid that cannot run, before anything starts."""
-    if not isinstance(grid.name, str) or not _safe(grid.name) == grid.name:
-        raise GridError(f"name {grid.name!r} is not a plain folder name; use letters, digits, '.', '-', '+'")
+    if problem := folder_name_problem(grid.name):   # the one rule for names that become folders (core/config.py)
+        raise GridError(f"the grid's name {problem}")
+    if _safe(grid.name) != grid.name:
+        raise GridError(f"the grid's name {grid.name!r} is not a plain folder name; use letters, digits, '.', '-', '+'")
+    if grid.device is not None and not (isinstance(grid.device, str) and re.fullmatch(DEVICES, grid.device)):
+        raise GridError(f"device {grid.device!r} is not a device name; use cpu, cuda, cuda:N or mps, or leave device "
+                        "out for the best each worker has")
     if grid.recipe not in RECIPES:
         raise GridError(f"recipe {grid.recipe!r} is not known; use fast, or leave it out for the presets as they are")
     for key in ("base", "axes", "sheet", "labels"):
@@ -178,7 +191,11 @@ def load(path) -> Grid:
     """A Grid from a .yaml/.yml (PyYAML) or .json file; relative image paths start at the file's folder."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = user_files.read_text(path)   # a regular file of at most 1 MiB: a FIFO hung, /dev/zero grew memory
+    except user_files.NotASettingsFile as err:
+        raise GridError(f"the grid file {path} {err}; give the path of a .yaml or .json grid file") from None
+    except UnicodeDecodeError:
+        raise GridError(f"the grid file {path} is not text (UTF-8); give a .yaml or .json grid file") from None
     except OSError as err:
         raise GridError(f"cannot read the grid file {path}: {err.strerror}; check the path") from None
     if path.suffix in (".yaml", ".yml"):

@@ -144,6 +144,17 @@ def _uint8(frame: torch.Tensor) -> np.ndarray:
     return (frame[0].detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
 
+MAX_FPS = 1000.0   # frames a second: past this no player shows them (1e9 wrote a 0-second video)
+
+
+def fps_problem(fps) -> str | None:
+    """Why `fps` is not a frame rate to write a video at, or None (checked before a video starts: --fps)."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= MAX_FPS:
+        shown = f"{fps:g}" if isinstance(fps, float) else repr(fps)
+        return f"{shown} is not a frame rate; give one above 0 and at most {MAX_FPS:g}, e.g. 24"
+    return None
+
+
 def write_clip(frames, path, fps: float) -> Path:
     """Write (1, 3, H, W) frames (an iterable, consumed one at a time) to `path`, atomically: .mp4
     (H.264, yuv420p: plays everywhere; odd sides are padded by one black pixel) or .gif, at `fps`."""

@@ -25,7 +25,7 @@ from ..core.images import load_image, resize_to
 from ..core.plan import plan
 from ..core.start import checked, initial_image
 from ..core.transfer import run
-from ..runs import folders, lock
+from ..runs import folders, kind, lock
 from . import clips
 from . import folder as vf
 from .flow import frame_flow, warp
@@ -77,6 +77,7 @@ def new_video(clip, style, config: StyleConfig | None = None, temporal_weight: f
                 "max_frames": max_frames, "start": float(start), "compare": bool(compare), "fps": info.fps,
                 "frames": frames, "flow": flow, "size": list(info.size)}
     folder = folders.new_run_dir("video", out)
+    kind.mark(folder, kind.VIDEO)   # a grid named video shares out/video/: it leaves this folder alone
     vf.write_settings(folder, settings)
     return folder, settings
 
