@@ -142,3 +142,37 @@ def test_the_loss_went_down_is_judged_level_by_level():
     assert [len(rows) for rows in metrics.by_level(pyramid)] == [2, 2]
     stalled = pyramid[:3] + [{"size": 512, "total": 4.5e6}]   # the fine level went up: a failure
     assert not metrics.loss_decreased(stalled)
+
+
+def test_references_are_computed_once_per_image_and_again_when_it_changes():
+    """runs/remembered.py: an equal image (another tensor, same values) reuses the value; a changed
+    pixel, another owner or another label computes again; the oldest entries go first."""
+    from nst_helpers.runs import remembered as memo
+    calls = []
+
+    class Owner:
+        pass
+
+    def compute(x):
+        calls.append(1)
+        return float(x.sum())
+    owner, image = Owner(), torch.rand(1, 3, 8, 8)
+    assert memo.remembered(owner, "sum", image, compute) == memo.remembered(owner, "sum", image.clone(), compute)
+    assert len(calls) == 1
+    changed = image.clone()
+    changed[0, 0, 0, 0] += 0.5
+    assert memo.remembered(owner, "sum", changed, compute) == pytest.approx(float(changed.sum()))
+    memo.remembered(Owner(), "sum", image, compute)
+    memo.remembered(owner, "other", image, compute)
+    assert len(calls) == 4
+    for k in range(memo.KEEP):
+        memo.remembered(owner, "sum", torch.full((1, 3, 2, 2), float(k)), compute)
+    memo.remembered(owner, "sum", image, compute)           # pushed out by the newer ones: again
+    assert len(calls) == 4 + memo.KEEP + 1
+
+
+def test_colour_distance_with_a_remembered_painting_equals_the_sliced_wasserstein(pair):
+    content, style = pair
+    first = metrics.colour_distance(content, style)
+    assert first == metrics.colour_distance(content, style.clone())   # the painting's quantiles remembered
+    assert first == pytest.approx(metrics.sliced_wasserstein(metrics.pixels(content), metrics.pixels(style)), rel=1e-12)

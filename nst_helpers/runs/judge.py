@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ..core.devices import module_device
 from ..core.images import resize_to
 from ..core.losses import gram_matrix
-from .metrics import luminance, pixels, sliced_wasserstein
+from .metrics import luminance, pixels, projection_quantiles
 from .remembered import remembered
 
 JUDGE_SIZE = 384
@@ -78,8 +78,15 @@ def palette_distance(result, photo, style) -> float:
     """SWD of the result's Lab colours to the style's, divided by the photo's (1 = the photo's)."""
     result = long_side(result)
     photo = resize_to(photo, tuple(result.shape[-2:]))
-    s = pixels(srgb_to_lab(long_side(style)))
-    return sliced_wasserstein(pixels(srgb_to_lab(result)), s) / sliced_wasserstein(pixels(srgb_to_lab(photo)), s)
+    # the painting's and the photo's quantile functions are remembered: one painting, many results
+    q_style, q_photo = (remembered(palette_distance, "judge:lab", x, _lab_quantiles) for x in (long_side(style), photo))
+    q_result = _lab_quantiles(result)
+    return float((q_result - q_style).abs().mean() / (q_photo - q_style).abs().mean())
+
+
+def _lab_quantiles(image: torch.Tensor) -> torch.Tensor:
+    """metrics.projection_quantiles of an image's Lab colours (sliced_wasserstein's, step by step)."""
+    return projection_quantiles(pixels(srgb_to_lab(image)))
 
 
 def gradient_magnitude(image: torch.Tensor) -> torch.Tensor:

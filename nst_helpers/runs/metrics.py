@@ -156,29 +156,31 @@ def gram_distance(image: torch.Tensor, style: torch.Tensor, backbone, layers=SEE
     return _gram_distance(_image_features(image, backbone, own), _style_grams(style, backbone, own))
 
 
-def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int = 64, quantiles: int = 256,
-                       seed: int = 0) -> float:
-    """Sliced Wasserstein-1 distance between two point clouds (n, d) and (m, d): the mean over
-    `directions` random unit directions of the mean |difference| of the projections' quantile
-    functions, read at `quantiles` evenly spaced levels (k + 0.5) / quantiles with linear
-    interpolation between order statistics (so the clouds may differ in size). Directions come
-    from a CPU generator seeded with `seed`, then move to the points' device: the same value on
-    every device. float64, on the CPU for MPS (which has none)."""
-    dev = _float64_device(a.device)
+def projection_quantiles(points: torch.Tensor, directions: int = 64, quantiles: int = 256, seed: int = 0) -> torch.Tensor:
+    """(directions, quantiles) float64: the quantile functions of a point cloud (n, d) projected on
+    `directions` random unit directions (a CPU generator seeded with `seed`, then moved to the points'
+    device: the same on every device), read at `quantiles` evenly spaced levels (k + 0.5) / quantiles
+    with linear interpolation between order statistics. On the CPU for MPS (no float64 there)."""
+    dev = _float64_device(points.device)
     gen = torch.Generator().manual_seed(seed)
-    dirs = torch.randn(a.shape[1], directions, generator=gen, dtype=torch.float64).to(dev)
+    dirs = torch.randn(points.shape[1], directions, generator=gen, dtype=torch.float64).to(dev)
     dirs = dirs / dirs.norm(dim=0, keepdim=True)
     levels = (torch.arange(quantiles, dtype=torch.float64, device=dev) + 0.5) / quantiles
+    # one row per direction: sorting contiguous rows is ~3x faster than sorting columns
+    proj = (dirs.T @ points.detach().to(dev, torch.float64).T).sort(dim=1).values
+    pos = levels * (proj.shape[1] - 1)
+    lo, frac = pos.floor().long(), pos - pos.floor()
+    hi = (lo + 1).clamp_max(proj.shape[1] - 1)
+    return proj[:, lo] * (1 - frac) + proj[:, hi] * frac
 
-    def quantile_functions(points):  # (directions, quantiles)
-        # one row per direction: sorting contiguous rows is ~3x faster than sorting columns
-        proj = (dirs.T @ points.detach().to(dev, torch.float64).T).sort(dim=1).values
-        pos = levels * (proj.shape[1] - 1)
-        lo, frac = pos.floor().long(), pos - pos.floor()
-        hi = (lo + 1).clamp_max(proj.shape[1] - 1)
-        return proj[:, lo] * (1 - frac) + proj[:, hi] * frac
 
-    return float((quantile_functions(a) - quantile_functions(b)).abs().mean())
+def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int = 64, quantiles: int = 256,
+                       seed: int = 0) -> float:
+    """Sliced Wasserstein-1 distance between two point clouds (n, d) and (m, d): the mean over the
+    directions of the mean |difference| of the projections' quantile functions (projection_quantiles;
+    the clouds may differ in size)."""
+    qa, qb = (projection_quantiles(x, directions, quantiles, seed) for x in (a, b))
+    return float((qa - qb.to(qa.device)).abs().mean())
 
 
 def pixels(image: torch.Tensor) -> torch.Tensor:
@@ -193,7 +195,10 @@ def colour_distance(image: torch.Tensor, reference: torch.Tensor, directions: in
     Higher means colours further from the reference's (0.0 for the same pixels, in any
     order); sizes may differ. Units: RGB in [0, 1]. See sliced_wasserstein.
     """
-    return sliced_wasserstein(pixels(image), pixels(reference), directions, quantiles, seed)
+    q_ref = remembered(colour_distance, f"rgb:{directions}:{quantiles}:{seed}", reference,   # one painting, many results
+                       lambda x: projection_quantiles(pixels(x), directions, quantiles, seed))
+    q = projection_quantiles(pixels(image), directions, quantiles, seed)
+    return float((q - q_ref.to(q.device)).abs().mean())
 
 
 def total_variation(image: torch.Tensor) -> float:
