@@ -264,7 +264,7 @@ def test_the_metrics_table_measures_every_run_with_one_network(tiny_pair, effnet
 def test_what_each_control_did_says_no_where_a_control_did_the_opposite():
     """The verdicts read the measured rows: flipping one measurement flips its line, and only it."""
     from nst_helpers.notebook import controls
-    labels = ["off", "luminance", "match", "histogram", "stroke 0.5", "stroke 2", "painting", "0.5 / 0.5", "second",
+    labels = ["off", "luminance", "match", "histogram", "stroke 0.5", "stroke 2", "first painting", "0.5 / 0.5", "second",
               "content", "gray", "noise", "fast's own", "background only", "everywhere", "avg pooling", "max pooling"]
     base = dict(colour_distance=0.04, hf_energy=0.003, gram_distance=1.0, tv=0.1, ssim=0.7)
     rows = {k: dict(base) for k in labels}
@@ -301,3 +301,20 @@ def test_the_judge_table_gives_the_quality_benchmarks_numbers(tiny_pair, effnet)
     table = controls.judge_table({"plain": result}, style, "efficientnet_lite0").splitlines()
     want = judge.judge(result.image, content, style, load_backbone("efficientnet_lite2", verbose=False))
     assert table[2] == "| plain | " + " | ".join(f"{want[k]:.3f}" for k in ("style", "colour", "structure", "noise")) + " |"
+
+
+def test_a_run_shown_in_two_sections_is_made_once_and_shown_once(monkeypatch, effnet):
+    """Notebook 06 made the run without a control seven times (one per section) and listed it seven
+    times: the same config on the same files runs once, and its labels share one table row."""
+    from nst_helpers import notebook
+    from nst_helpers.notebook import controls
+    calls = []
+    monkeypatch.setattr(controls, "run", lambda *a, **k: calls.append(a[2]) or object())
+    monkeypatch.setattr(controls, "_DONE", {})
+    s = notebook.settings(backbone="efficientnet_lite0", size=64, steps=2)
+    first = controls.variants(s, effnet, {"off": {}, "stroke 2": {"stroke_size": 2.0}})
+    second = controls.variants(s, effnet, {"everywhere": {}})
+    assert len(calls) == 2 and second["everywhere"] is first["off"] is not first["stroke 2"]
+    every = {**first, **second}
+    rows = {label: {"ssim": 0.5} for label in every}
+    assert list(controls.distinct(rows, every)) == ["without a control (off, everywhere)", "stroke 2"]

@@ -225,3 +225,14 @@ def test_the_flicker_plot_ticks_whole_frames_only():
     fig.draw_without_rendering()   # the locator picks the ticks at draw time
     ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
     assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_the_generated_clip_keeps_max_frames(tmp_path, monkeypatch):
+    """Notebook 07 stylised all 16 frames of the generated clip with max_frames = 10."""
+    from nst_helpers import notebook
+    from nst_helpers.notebook import video
+    monkeypatch.setenv("NST_SMOKE", "0")
+    monkeypatch.setattr(video, "VTEST", tmp_path / "no-such.avi")
+    monkeypatch.setattr(video, "GENERATED", {"frames": 6, "size": 64})
+    s = notebook.settings(outputs=str(tmp_path))
+    assert video.choose_clip(None, 4, s)[1] == 4 and video.choose_clip(None, 30, s)[1] == 6

@@ -3,6 +3,8 @@ the table of the controls, a made second "painting" to blend with, and each styl
 of the style term (what adaptive weights change)."""
 import math
 
+from pathlib import Path
+
 import torch
 
 from ..backbones import load_backbone
@@ -45,11 +47,26 @@ def stripes(size: int = 256, period: int = 16) -> torch.Tensor:
     return (wave[None] * red.view(3, 1, 1) + (1 - wave[None]) * cream.view(3, 1, 1)).unsqueeze(0)
 
 
+_DONE: dict = {}   # (config, image files and their times, network) -> TransferResult: a run shown twice runs once
+
+
+def _run_once(cfg, content, images, net, masks):
+    """run(...), or the result of the same run earlier in this kernel (plain image files, no masks)."""
+    files = [content, *(images if isinstance(images, (list, tuple)) else [images])]
+    if masks is not None or not all(isinstance(f, (str, Path)) for f in files):
+        return run(content, images, cfg, backbone=net, progress=False, masks=masks)
+    key = (repr(cfg), tuple((str(f), Path(f).stat().st_mtime_ns) for f in files), id(net))
+    if key not in _DONE:
+        _DONE[key] = run(content, images, cfg, backbone=net, progress=False)
+    return _DONE[key]
+
+
 def variants(s, net, changes: dict, content=None, style=None) -> dict:
     """{label: TransferResult} for each {label: {config field: value}} under settings `s` (its
     fast or seed recipe; the images are s.content and s.style unless given; a change may carry
     "style": several images to blend, and "masks": one per style). A change of pooling or backbone
-    runs on that network (loaded once). One progress bar over the runs."""
+    runs on that network (loaded once). A run already made (the plain run each section starts
+    with) is not made again: its label shares the result. One progress bar over the runs."""
     base = s.config()
     bar = progress_bar(total=len(changes), desc="runs", unit="run")
     out, nets = {}, {(base.backbone, base.pooling): net}
@@ -60,8 +77,7 @@ def variants(s, net, changes: dict, content=None, style=None) -> dict:
         key = (cfg.backbone, cfg.pooling)
         nets[key] = nets.get(key) or load_backbone(cfg.backbone, pooling=cfg.pooling, verbose=False)
         bar.set_postfix(now=label)
-        out[label] = run(content if content is not None else s.content, images, cfg, backbone=nets[key],
-                         progress=False, masks=masks)
+        out[label] = _run_once(cfg, content if content is not None else s.content, images, nets[key], masks)
         bar.update(1)
     bar.set_postfix()
     bar.close()
@@ -91,13 +107,26 @@ def layer_shares(net, cfg, content, style) -> str:
 
 
 
+def distinct(rows: dict, results: dict) -> dict:
+    """`rows` ({label: metrics}) with each run once: labels that share a result (the run without
+    any control, shown in several sections) become one row, 'without a control (off, stroke 1, …)'."""
+    names: dict = {}
+    for label, r in results.items():
+        names.setdefault(id(r), []).append(label)
+    return {(f"without a control ({', '.join(labels)})" if len(labels) > 1 else labels[0]): rows[labels[0]]
+            for labels in names.values()}
+
+
 def measure(results: dict, net, style=None) -> dict:
     """{label: nst_helpers.metrics of the run} for `results` ({label: TransferResult}), all measured
     with `net` against the run's photo and `style` (default: each run's first style image), so that
     a control's row reads against the row without it (compare.metrics_markdown shows them)."""
     from ..runs import metrics
-    return {label: metrics.measure(r.image, r.content, style if style is not None else r.style, net, r.history)
-            for label, r in results.items()}
+    done = {}   # a result shared by several labels is measured once
+    for r in results.values():
+        if id(r) not in done:
+            done[id(r)] = metrics.measure(r.image, r.content, style if style is not None else r.style, net, r.history)
+    return {label: done[id(r)] for label, r in results.items()}
 
 
 # What each control should do, checked on the measured rows: (words, test). Verdicts, not numbers,
@@ -110,7 +139,7 @@ PROPERTIES = (
     ("larger strokes leave less fine speckle (stroke 2 against stroke 0.5)",
      lambda m, chroma: m["stroke 2"]["hf_energy"] < m["stroke 0.5"]["hf_energy"]),
     ("a half-and-half blend lies between the two paintings (Gram distance to the first)",
-     lambda m, chroma: m["painting"]["gram_distance"] < m["0.5 / 0.5"]["gram_distance"] < m["second"]["gram_distance"]),
+     lambda m, chroma: m["first painting"]["gram_distance"] < m["0.5 / 0.5"]["gram_distance"] < m["second"]["gram_distance"]),
     ("a noise start leaves the most total variation of the starts",
      lambda m, chroma: m["noise"]["tv"] > max(m[k]["tv"] for k in ("content", "gray", "fast's own"))),
     ("the photo as the start keeps more of its structure than grey (SSIM)",
@@ -148,7 +177,8 @@ def judge_table(results: dict, style, optimised_on: str, digits: int = 3) -> str
     from ..runs import judge
     net = load_backbone(judge.judge_backbone_name(optimised_on), verbose=False)
     rows = ["| run | style (0 = the painting's) | colour (1 = the photo's) | structure | noise |", "|---|---|---|---|---|"]
-    for label, r in results.items():
+    shared = distinct({label: label for label in results}, results)   # {row label: a label of its run}
+    for label, r in ((row, results[first]) for row, first in shared.items()):
         got = judge.judge(r.image, r.content, style, net)
         rows.append(f"| {label} | " + " | ".join(f"{got[k]:.{digits}g}" for k in ("style", "colour", "structure", "noise")) + " |")
     return "\n".join(rows)

@@ -78,13 +78,13 @@ def changes_from_start(result, steps=None, width: float = 13.0) -> Figure:
     for ax, image, title in ((axes[0, 0], result.content, "photo"),
                              (axes[0, 1], start, STARTS.get(result.config.init, "start"))):
         ax.imshow(to_pil(image))
-        ax.set_title(title, fontsize="small")
+        ax.set_title(title)
     shown = None
     for col, s in enumerate(steps, 2):
         axes[0, col].imshow(to_pil(result.snapshots[s]))
-        axes[0, col].set_title(f"step {s}\n({result.snapshots[s].shape[-1]} px)", fontsize="small")
+        axes[0, col].set_title(f"step {s}\n({result.snapshots[s].shape[-1]} px)")
         shown = axes[1, col].imshow(maps[s].numpy(), cmap="magma", norm=PowerNorm(0.5, vmin=0, vmax=top))
-        axes[1, col].set_title(f"changed {float(maps[s].mean()):.3f}", fontsize="small")
+        axes[1, col].set_title(f"changed {float(maps[s].mean()):.3f}")
     axes[1, 1].text(0.5, 0.5, "change from\nthe start\n(mean over RGB;\n0 = unchanged)", ha="center",
                     va="center", transform=axes[1, 1].transAxes)
     fig.colorbar(shown, ax=axes[1, -1], fraction=0.08, label="|snapshot - start|")
@@ -119,10 +119,10 @@ def preset_differences(images: dict, reference: str = "baseline", width: float =
         for ax in axes[:, col]:
             ax.axis("off")
         axes[0, col].imshow(to_pil(image[..., top:top + side, left:left + side]), interpolation="nearest")
-        axes[0, col].set_title(f"{name}: crop {side} px", fontsize="small")
+        axes[0, col].set_title(f"{name}: crop {side} px")
         if name in maps:
             shown = axes[1, col].imshow(maps[name].numpy(), cmap="magma", vmin=0, vmax=vmax)
-            axes[1, col].set_title(f"differs from {reference} by {float(maps[name].mean()):.3f}", fontsize="small")
+            axes[1, col].set_title(f"differs from {reference} by {float(maps[name].mean()):.3f}")
     axes[1, 0].text(0.5, 0.5, f"|preset - {reference}|\n(mean over RGB;\n0 = the same pixel)", ha="center",
                     va="center", transform=axes[1, 0].transAxes)
     if shown is not None:

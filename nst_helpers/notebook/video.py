@@ -23,7 +23,7 @@ def choose_clip(clip_path, max_frames: int, s) -> tuple[Path, int, str]:
         path = synthetic.make_clip(s.outputs / "video" / f"generated-{frames}x{size}.mp4", frames=frames, size=size)
         why = ("smoke mode" if s.smoke else f"no clip given and no {VTEST} (`make data` installs Debian's "
                "opencv-doc package for it where apt exists; or set clip_path to any mp4/avi/gif)")
-        return path, frames, f"the generated clip ({why}): {path}"
+        return path, min(frames, max_frames), f"the generated clip ({why}): {path}"   # max_frames holds here too
     path = Path(clip_path) if clip_path is not None else VTEST
     return path, max_frames, f"clip {path}"
 
