@@ -53,7 +53,7 @@ def caught_by(name: str) -> list[str]:
     text = (dest / path).read_text()
     assert text.count(old) == 1, f"{name}: the text to break is not in {path} exactly once"
     (dest / path).write_text(text.replace(old, new))
-    env = {**os.environ, "PYTHONPATH": str(dest), "NST_SMOKE": "1", "MPLBACKEND": "Agg"}
+    env = {**os.environ, "PYTHONPATH": str(dest), "NST_SMOKE": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"}
     notebooks = sorted(str(p.relative_to(dest)) for p in (dest / "notebooks").glob("*.ipynb"))
     proc = subprocess.run([sys.executable, "-m", "pytest", *notebooks, "--nbval-lax", "--nbval-current-env",
                            "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider", "-q", "-rf"],

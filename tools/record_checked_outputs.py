@@ -51,7 +51,7 @@ def record(path: Path) -> None:
 
 
 def main(argv):
-    os.environ.update(NST_SMOKE="1", MPLBACKEND="Agg")
+    os.environ.update(NST_SMOKE="1", MPLBACKEND="Agg", OMP_NUM_THREADS="2")   # as make test runs them
     for path in [Path(p).resolve() for p in argv] or sorted((ROOT / "notebooks").glob("*.ipynb")):
         record(path)
 
