@@ -344,3 +344,15 @@ def test_measure_runs_shows_its_progress_and_measures_as_measure_does(effnet, ti
     assert "measuring: 3 images of 3 (100 %)" in err, err
     assert experiments.measure_runs(loaded, effnet, references=False, progress=False) == {"run": rows["run"]}
     assert capsys.readouterr().err == ""
+
+
+def test_smoke_runs_climb_two_levels_in_float32(monkeypatch):
+    """Smoke mode exercises what the default does (several pyramid levels, the fast recipe's split)
+    in float32, so that the checked numbers match on CPUs with and without native bf16."""
+    monkeypatch.setenv("NST_SMOKE", "1")
+    fast = notebook.settings(preset="baseline").config()
+    assert (fast.size, fast.steps, fast.scales, fast.scale_steps, fast.mixed_precision) == (96, 16, 2, [10, 6], False)
+    lite = notebook.settings(backbone="efficientnet_lite0").config()
+    assert lite.scale_steps == [8, 8] and not lite.mixed_precision     # Lite's 50/50 split
+    seed = notebook.settings(recipe="seed").config()
+    assert (seed.optimizer, seed.scales, seed.steps, seed.mixed_precision) == ("adam", 1, 16, False)

@@ -2,8 +2,9 @@
 that every CPU prints the same, yet moved by any break in the method (a loss, a weight, a level).
 
 Smoke runs are float32 (settings.SMOKE: no bf16 autocast), so CPUs with and without native bf16
-differ only in the last bits of their kernels' sums; two significant figures leave a wide margin
-(tools/check_notebook_numbers.py measures it) while a wrong loss or weight moves them by far more.
+differ only in the last bits of their kernels' sums; at two significant figures the stored outputs
+(tools/record_checked_outputs.py) pass on both paths (`make test CPU=avx2`), while a wrong loss, weight
+or pyramid moves them by far more (tools/mutate_method.py).
 
     print(loss_by_level(result.history))   # one line per pyramid level: the loss where it began and ended
     print(rounded_rows(rows, ["ssim", "gram_distance"]))

@@ -118,6 +118,7 @@ class Settings:
         return (f"time: {words[self.recipe]} a run here ({backbone} on {device}, runs/duration.py's "
                 f"estimate); with recipe = \"{other}\": {words[other]}")
 
+
 def smoke_config(cfg: cfgmod.StyleConfig) -> cfgmod.StyleConfig:
     """A smoke run of `cfg`: float32, and a pyramid recipe on SMOKE["scales"] levels (a smoke image
     is below the recipe's coarsest level, which would leave one), the steps in the recipe's
