@@ -167,7 +167,7 @@ def png_bytes(fig: Figure, dpi: int = 80) -> bytes:
 
 
 def explorer_png(content, style, current, history, config, title="", dpi=96) -> bytes:
-    """explorer_figure as PNG bytes (dpi 96: 691x653 px, text 13 px high, as the panel shows it)."""
+    """explorer_figure as PNG bytes (dpi 96: 691x710 px, text 13 px high, as the panel shows it)."""
     return png_bytes(explorer_figure(content, style, current, history, config, title), dpi)
 
 
@@ -191,13 +191,13 @@ def explorer_figure(content, style, current, history, config, title="") -> Figur
     """
     # 7.2 in at 96 dpi is the panel's 691 px width: its text is read at 1:1. Fixed margins
     # (constrained layout would double the draw time); the loss axes leave the right for the legend.
-    fig = Figure(figsize=(7.2, 6.8))
-    top = dict(top=0.93, bottom=0.34)
+    fig = Figure(figsize=(7.2, 7.4))   # tall enough for a square result 390 px high under the title
+    top = dict(top=0.895, bottom=0.345)
     _picture(fig.add_subplot(fig.add_gridspec(left=0.01, right=0.58, **top)[0, 0]), current, "result", 512)
     small = fig.add_gridspec(nrows=2, left=0.62, right=0.99, hspace=0.2, **top)
     _picture(fig.add_subplot(small[0, 0]), content, "content", 256)
     _picture(fig.add_subplot(small[1, 0]), style, "style", 256)
-    ax = fig.add_subplot(fig.add_gridspec(left=0.11, right=0.79, top=0.26, bottom=0.065)[0, 0])
+    ax = fig.add_subplot(fig.add_gridspec(left=0.11, right=0.79, top=0.25, bottom=0.06)[0, 0])
     if history:
         draw_losses(ax, history, config)
     else:
